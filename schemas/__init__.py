@@ -1,0 +1,1 @@
+"""Data contracts of newsetl: pydantic models and ClickHouse DDL migrations."""

@@ -1,0 +1,125 @@
+"""Pydantic v2 models: the messages on Kafka topics and the analysis contract of DESIGN.md.
+
+- ``RawDocument``: value of ``news.raw``.
+- ``AnalysisResult``: what the pipeline returns (``newsetl analyze`` prints its doc/paragraphs/metrics).
+- ``EnrichedDocument``: value of ``news.enriched`` (raw document + analysis + provenance).
+- ``DlqRecord``: value of ``news.dlq``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Qualifier = Literal["exact", "approx", "at_least", "at_most"]
+TOPICS: tuple[str, ...] = ("产业", "健康", "教育", "就业")
+DEFAULT_MAX_DOC_CHARS = 1_000_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def doc_id_for(normalized_text: str) -> str:
+    """Stable document id: sha256 of the normalized text (first 32 hex digits)."""
+    return hashlib.sha256(normalized_text.encode("utf-8")).hexdigest()[:32]
+
+
+class RawDocument(BaseModel):
+    """An article as published to ``news.raw``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1)
+    url: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    text: str
+    ingested_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return value
+
+
+class DocSummary(BaseModel):
+    doc_id: str
+    title: str | None = None
+    script: Literal["simplified", "traditional"]
+    regions: list[str] = []
+    topics: list[str] = []
+    topic_scores: dict[str, float] = {}
+
+
+class ParagraphResult(BaseModel):
+    index: int
+    text: str
+    topics: list[str] = []
+    scores: dict[str, float] = {}
+    evidence: dict[str, list[str]] = {}
+
+
+class MetricResult(BaseModel):
+    sentence: str
+    span: str
+    char_start: int
+    char_end: int
+    value: float
+    value_low: float | None = None
+    value_high: float | None = None
+    unit: str
+    qualifier: Qualifier = "exact"
+    subject: str = ""
+    metric: str = "other"
+    topic: str = "other"
+    region: str = ""
+    year: int | None = None
+    paragraph_index: int
+
+
+class AnalysisResult(BaseModel):
+    """Output of the pipeline for one document."""
+
+    doc: DocSummary
+    paragraphs: list[ParagraphResult]
+    metrics: list[MetricResult]
+    text: str = ""
+    token_count: int = 0
+    keywords: list[str] = []
+    pipeline_version: str = ""
+
+    def contract(self) -> dict:
+        """The JSON object of the ``analyze`` contract (DESIGN.md)."""
+        return self.model_dump(include={"doc", "paragraphs", "metrics"}, mode="json")
+
+
+class EnrichedDocument(BaseModel):
+    """Value of ``news.enriched``: everything the sink needs to write the three tables."""
+
+    raw: RawDocument
+    analysis: AnalysisResult
+    pipeline_version: str
+    processed_at: datetime
+    kafka_partition: int
+    kafka_offset: int
+
+
+class DlqRecord(BaseModel):
+    """Value of ``news.dlq``."""
+
+    error: str
+    detail: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    payload: str
+    payload_encoding: Literal["text", "base64"] = "text"
+    doc_id: str | None = None
+    failed_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,79 @@
+"""The one configuration object of newsetl, read from NEWSETL_* environment variables.
+
+Nothing else in the code base reads ``os.environ``: call :func:`get_settings` (cached) or build a
+``Settings(...)`` explicitly (tests do this to point at throw-away services).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Frozen settings; defaults describe the embedded local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSETL_", frozen=True, extra="ignore")
+
+    kafka_broker: str = "kafka://127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    clickhouse_url: str = "http://127.0.0.1:8123"
+    clickhouse_user: str = "default"
+    clickhouse_password: SecretStr = SecretStr("")
+    clickhouse_database: str = "newsetl"
+    topic_prefix: str = ""
+    topic_partitions: int = 4
+    data_dir: Path = Path(".newsetl")
+    sink_batch_rows: int = 10_000
+    sink_flush_seconds: float = 1.0
+    max_doc_chars: int = 1_000_000
+    segmenter: Literal["rjieba", "jieba"] = "rjieba"
+    rules_dir: Path | None = None
+    worker_group: str = "newsetl-worker"
+    metrics_port: int = 9464
+    web_port: int = 6066
+    dashboard_port: int = 8050
+    log_level: str = "WARNING"
+
+    # --- derived values -------------------------------------------------------------------
+    @property
+    def bootstrap_servers(self) -> str:
+        """host:port list for aiokafka (the ``kafka://`` scheme stripped)."""
+        return ",".join(part.split("://", 1)[-1] for part in self.kafka_broker.split(";"))
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        host, _, port = self.bootstrap_servers.split(",")[0].rpartition(":")
+        return host, int(port)
+
+    @property
+    def clickhouse_host_port(self) -> tuple[str, int]:
+        url = urlparse(self.clickhouse_url)
+        return url.hostname or "127.0.0.1", url.port or 8123
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical one (``raw``, ``enriched``, ``dlq``)."""
+        return f"{self.topic_prefix}news.{name}"
+
+    @property
+    def raw_topic(self) -> str:
+        return self.topic("raw")
+
+    @property
+    def enriched_topic(self) -> str:
+        return self.topic("enriched")
+
+    @property
+    def dlq_topic(self) -> str:
+        return self.topic("dlq")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()
