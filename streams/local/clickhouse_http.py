@@ -1,0 +1,892 @@
+"""ClickHouse's HTTP interface served by the ClickHouse engine embedded through chdb.
+
+``python -m streams.local.clickhouse_http --host 127.0.0.1 --port 8123 --path .newsetl/clickhouse``
+serves the real ClickHouse engine (chdb) on ClickHouse's own HTTP protocol, so that
+clickhouse-connect, curl and dashboard tools talk to it exactly as to a ClickHouse server:
+
+- the query in the ``query`` URL parameter and/or in the request body; for an INSERT the data
+  follows the statement (``INSERT INTO t (a, b) FORMAT Native`` + body), streamed into
+  :meth:`chdb.state.sqlitelike.Connection.send_insert` chunk by chunk;
+- server-side query parameters (``{name:Type}`` + ``param_name=...``) passed to chdb natively;
+- ``database``, ``default_format``, ``session_id``/``session_timeout``/``session_check``,
+  ``query_id`` and any ClickHouse setting as URL parameters; settings are applied to the query
+  only (sessions keep their own ``SET`` state); ``readonly`` is enforced by the engine (code 164);
+  GET requests are ``readonly=2`` as in ClickHouse;
+- compressed request bodies (``Content-Encoding``) and responses (``Accept-Encoding`` together
+  with ``enable_http_compression=1``): lz4 (frame), zstd, gzip, deflate;
+- results streamed in chunks (``Transfer-Encoding: chunked``) through chdb's ``send_query``;
+- the response headers ``X-ClickHouse-Query-Id``, ``-Summary``, ``-Format``, ``-Timezone``,
+  ``-Server-Display-Name``; errors as ClickHouse reports them (``Code: N. DB::Exception: ...``,
+  ``X-ClickHouse-Exception-Code``, 4xx/5xx status).
+
+Every request runs on its own chdb connection (they are cheap, ~0.2 ms, and the engine runs
+queries on different connections in parallel); a ClickHouse HTTP session is one long-lived chdb
+connection, used by one request at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hmac
+import json
+import logging
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+log = logging.getLogger("newsetl.clickhouse_http")
+
+#: URL parameters that belong to the HTTP protocol, not to the query settings.
+HTTP_PARAMS = frozenset(
+    {
+        "query",
+        "database",
+        "default_format",
+        "session_id",
+        "session_timeout",
+        "session_check",
+        "query_id",
+        "user",
+        "password",
+        "quota_key",
+        "compress",
+        "decompress",
+        "buffer_size",
+        "wait_end_of_query",
+        "client_protocol_version",
+        "role",
+        "stacktrace",
+    }
+)
+#: Real ClickHouse settings that only steer the HTTP transport: honoured here, not sent to chdb.
+TRANSPORT_SETTINGS = frozenset(
+    {
+        "enable_http_compression",
+        "http_zlib_compression_level",
+        "send_progress_in_http_headers",
+        "http_headers_progress_interval_ms",
+        "cancel_http_readonly_queries_on_client_close",
+        "http_wait_end_of_query",
+        "http_response_buffer_size",
+        "add_http_cors_header",
+    }
+)
+SUPPORTED_ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
+READ_CHUNK = 1 << 20
+STREAM_FLUSH_BYTES = 1 << 20
+MAX_QUERY_BYTES = 256 << 20
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CODE = re.compile(r"Code: (\d+)\. ")
+_CODE_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
+
+# ClickHouse error codes used by the HTTP layer itself.
+UNKNOWN_FORMAT = 73
+BAD_ARGUMENTS = 36
+READONLY = 164
+SESSION_NOT_FOUND = 372
+SESSION_IS_LOCKED = 373
+UNKNOWN_SETTING = 115
+AUTHENTICATION_FAILED = 516
+NOT_IMPLEMENTED = 48
+QUERY_IS_TOO_LARGE = 202
+SYNTAX_ERROR = 62
+
+_STATUS_BY_CODE: dict[int, int] = {
+    194: 401,  # REQUIRED_PASSWORD
+    192: 403,  # UNKNOWN_USER
+    193: 403,  # WRONG_PASSWORD
+    516: 403,  # AUTHENTICATION_FAILED
+    497: 403,  # ACCESS_DENIED
+    164: 403,  # READONLY
+    60: 404,  # UNKNOWN_TABLE
+    81: 404,  # UNKNOWN_DATABASE
+    46: 404,  # UNKNOWN_FUNCTION
+    47: 404,  # UNKNOWN_IDENTIFIER
+    16: 404,  # NO_SUCH_COLUMN_IN_TABLE
+    372: 404,  # SESSION_NOT_FOUND
+    202: 413,  # QUERY_IS_TOO_LARGE
+    48: 501,  # NOT_IMPLEMENTED
+    373: 500,  # SESSION_IS_LOCKED
+}
+_BAD_REQUEST_CODES = frozenset(
+    {6, 25, 26, 27, 32, 33, 34, 35, 36, 38, 41, 42, 43, 44, 53, 62, 69, 72, 73, 115, 117, 130, 190, 403, 457}
+)
+
+
+class ClickHouseError(Exception):
+    """An error in ClickHouse's own terms: code and ``DB::Exception`` message."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_engine(cls, exc: BaseException) -> ClickHouseError:
+        """Wrap an exception raised by chdb, keeping ClickHouse's code and message."""
+        text = str(exc)
+        match = _CODE.search(text)
+        if match is None:
+            return cls(1000, f"Code: 1000. DB::Exception: {text}. (POCO_EXCEPTION)")
+        return cls(int(match.group(1)), text[match.start() :].strip())
+
+    @classmethod
+    def make(cls, code: int, name: str, text: str) -> ClickHouseError:
+        """A server-side error formatted as ClickHouse formats it."""
+        return cls(code, f"Code: {code}. DB::Exception: {text}. ({name})")
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status ClickHouse answers this error code with."""
+        if self.code in _STATUS_BY_CODE:
+            return _STATUS_BY_CODE[self.code]
+        return 400 if self.code in _BAD_REQUEST_CODES else 500
+
+
+# --- compression ----------------------------------------------------------------------------------
+
+
+class Codec(Protocol):
+    """A streaming (de)compressor: feed chunks, then flush the tail."""
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+@dataclass
+class _FuncCodec:
+    feed_fn: Callable[[bytes], bytes]
+    flush_fn: Callable[[], bytes]
+    started: bytes = b""
+
+    def feed(self, data: bytes) -> bytes:
+        head, self.started = self.started, b""
+        return head + self.feed_fn(data)
+
+    def flush(self) -> bytes:
+        head, self.started = self.started, b""
+        return head + self.flush_fn()
+
+
+def make_compressor(encoding: str, level: int | None = None) -> Codec:
+    """A streaming compressor for an HTTP ``Content-Encoding`` (lz4, zstd, gzip, deflate)."""
+    if encoding == "lz4":
+        import lz4.frame
+
+        comp = lz4.frame.LZ4FrameCompressor()
+        return _FuncCodec(comp.compress, comp.flush, started=comp.begin())
+    if encoding == "zstd":
+        import zstandard
+
+        zobj = zstandard.ZstdCompressor(level=level or 3).compressobj()
+        return _FuncCodec(zobj.compress, zobj.flush)
+    if encoding in ("gzip", "deflate"):
+        wbits = 31 if encoding == "gzip" else 15
+        cobj = zlib.compressobj(level if level is not None else 3, zlib.DEFLATED, wbits)
+        return _FuncCodec(cobj.compress, cobj.flush)
+    raise ClickHouseError.make(BAD_ARGUMENTS, "BAD_ARGUMENTS", f"Unknown HTTP content encoding '{encoding}'")
+
+
+def make_decompressor(encoding: str) -> Codec:
+    """A streaming decompressor for a request's ``Content-Encoding``."""
+    if encoding == "lz4":
+        import lz4.frame
+
+        dec = lz4.frame.LZ4FrameDecompressor()
+
+        def lz4_feed(data: bytes) -> bytes:
+            out = [dec.decompress(data)]
+            # a body may hold several concatenated frames
+            while dec.eof and dec.unused_data:
+                rest = dec.unused_data
+                dec.reset()
+                out.append(dec.decompress(rest))
+            return b"".join(out)
+
+        return _FuncCodec(lz4_feed, lambda: b"")
+    if encoding == "zstd":
+        import zstandard
+
+        zdec = zstandard.ZstdDecompressor().decompressobj(read_across_frames=True)
+        return _FuncCodec(zdec.decompress, lambda: b"")
+    if encoding in ("gzip", "deflate", "x-gzip"):
+        dobj = zlib.decompressobj(47 if encoding != "deflate" else 15)
+        return _FuncCodec(dobj.decompress, dobj.flush)
+    raise ClickHouseError.make(BAD_ARGUMENTS, "BAD_ARGUMENTS", f"Unknown HTTP content encoding '{encoding}'")
+
+
+def choose_encoding(accept_encoding: str | None) -> str | None:
+    """The first encoding of ``Accept-Encoding`` (in the client's order) that is supported."""
+    if not accept_encoding:
+        return None
+    for part in accept_encoding.split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        if name in SUPPORTED_ENCODINGS and "q=0" != params.replace(" ", "")[:3]:
+            return name
+    return None
+
+
+# --- SQL helpers ----------------------------------------------------------------------------------
+
+_LEADING_COMMENTS = rb"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
+_INSERT_FORMAT = re.compile(
+    rb"^" + _LEADING_COMMENTS + rb"(INSERT\s+INTO\s+.*?)\s+FORMAT\s+([A-Za-z][A-Za-z0-9_]*)[ \t]*(?:\r?\n)?",
+    re.IGNORECASE | re.DOTALL,
+)
+_INSERT_VALUES = re.compile(
+    rb"^" + _LEADING_COMMENTS + rb"(INSERT\s+INTO\s+.*?)\s+VALUES\s*", re.IGNORECASE | re.DOTALL
+)
+_QUOTED = re.compile(rb"`[^`]*`|\"[^\"]*\"|'(?:[^'\\]|\\.)*'", re.DOTALL)
+_SELECT_WORD = re.compile(rb"\b(SELECT|WITH)\b", re.IGNORECASE)
+_TRAILING_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*;?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class InsertSplit:
+    """An ``INSERT ... FORMAT X`` statement and where its data starts in the text."""
+
+    statement: str
+    fmt: str
+    data_offset: int
+
+
+def split_insert(head: bytes) -> InsertSplit | None:
+    """Split ``INSERT INTO t (cols) [SETTINGS ...] FORMAT X<data>`` (or ``... VALUES <data>``).
+
+    Returns None for anything else (SELECT, ``INSERT ... SELECT``, DDL), which runs as one query.
+    """
+    for pattern, fixed_fmt in ((_INSERT_FORMAT, None), (_INSERT_VALUES, "Values")):
+        match = pattern.match(head)
+        if match is None:
+            continue
+        statement = match.group(1)
+        if _SELECT_WORD.search(_QUOTED.sub(b"``", statement)):
+            return None
+        fmt = fixed_fmt or match.group(2).decode()
+        return InsertSplit(statement.decode("utf-8"), fmt, match.end())
+    return None
+
+
+def output_format(sql: str, default: str) -> str:
+    """The output format of a query: its trailing ``FORMAT X`` clause, else ``default``."""
+    match = _TRAILING_FORMAT.search(sql)
+    return match.group(1) if match else default
+
+
+def quote_literal(value: str) -> str:
+    """A ClickHouse string literal (backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# --- the engine -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Session:
+    conn: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    timeout: float = 60.0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class Engine:
+    """chdb connections on one data path: fresh per request, long-lived per HTTP session."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session as chdb_session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._session_cls = chdb_session.Session
+        self._sessions: dict[str, _Session] = {}
+        self._sessions_lock = threading.Lock()
+        self._admin = self.connect()
+        row = self._admin.query("SELECT version(), timezone()", "TabSeparated").bytes().decode()
+        self.version, self.timezone = row.strip().split("\t")
+
+    def connect(self) -> Any:
+        """A new chdb connection (its own settings and current database)."""
+        return self._session_cls(str(self.path))
+
+    def acquire_session(self, session_id: str, timeout: float, check: bool) -> _Session:
+        """The session's connection, locked for this request (wait up to 10 s like a client)."""
+        with self._sessions_lock:
+            sess = self._sessions.get(session_id)
+            if sess is None:
+                if check:
+                    raise ClickHouseError.make(
+                        SESSION_NOT_FOUND, "SESSION_NOT_FOUND", f"Session {session_id} not found"
+                    )
+                sess = _Session(self.connect(), timeout=timeout)
+                self._sessions[session_id] = sess
+        if not sess.lock.acquire(timeout=10):
+            raise ClickHouseError.make(
+                SESSION_IS_LOCKED, "SESSION_IS_LOCKED", f"Session {session_id} is locked by a concurrent client"
+            )
+        sess.timeout = timeout
+        return sess
+
+    def release_session(self, sess: _Session) -> None:
+        sess.last_used = time.monotonic()
+        sess.lock.release()
+
+    def expire_sessions(self) -> None:
+        """Close sessions idle for longer than their timeout."""
+        now = time.monotonic()
+        with self._sessions_lock:
+            for sid, sess in list(self._sessions.items()):
+                if now - sess.last_used > sess.timeout and sess.lock.acquire(blocking=False):
+                    del self._sessions[sid]
+                    sess.conn.close()
+                    sess.lock.release()
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for sess in self._sessions.values():
+                sess.conn.close()
+            self._sessions.clear()
+        self._admin.close()
+
+
+# --- the request ----------------------------------------------------------------------------------
+
+
+class BodyReader:
+    """The request body: Content-Length or chunked, decoded from its Content-Encoding."""
+
+    def __init__(self, rfile: Any, length: int | None, chunked: bool, encoding: str | None) -> None:
+        self._rfile = rfile
+        self._remaining = length or 0
+        self._chunked = chunked
+        self._chunk_left = 0
+        self._done = not chunked and not length
+        self._codec = make_decompressor(encoding) if encoding and encoding != "identity" else None
+        self._flushed = False
+
+    def _raw(self) -> bytes:
+        if self._done:
+            return b""
+        if not self._chunked:
+            data = self._rfile.read(min(READ_CHUNK, self._remaining))
+            if not data:
+                raise ClickHouseError.make(33, "CANNOT_READ_ALL_DATA", "Unexpected end of request body")
+            self._remaining -= len(data)
+            self._done = self._remaining <= 0
+            return data
+        if self._chunk_left == 0:
+            line = self._rfile.readline(65537)
+            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self._rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self._done = True
+                return b""
+            self._chunk_left = size
+        data = self._rfile.read(min(READ_CHUNK, self._chunk_left))
+        if not data:
+            raise ClickHouseError.make(33, "CANNOT_READ_ALL_DATA", "Unexpected end of chunked request body")
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0:
+            self._rfile.readline(3)
+        return data
+
+    def chunks(self) -> Iterator[bytes]:
+        """Decoded body chunks until the end of the body."""
+        try:
+            while not self._done:
+                raw = self._raw()
+                data = self._codec.feed(raw) if self._codec else raw
+                if data:
+                    yield data
+            if self._codec and not self._flushed:
+                self._flushed = True
+                tail = self._codec.flush()
+                if tail:
+                    yield tail
+        except ClickHouseError:
+            raise
+        except Exception as exc:  # corrupt compressed data and the like
+            raise ClickHouseError.make(
+                354, "CANNOT_DECOMPRESS", f"Cannot decode request body: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def drain(self) -> None:
+        """Read and drop what is left (keeps the connection usable)."""
+        self._codec = None
+        for _ in self.chunks():
+            pass
+
+
+@dataclass
+class ServerConfig:
+    """What the HTTP server needs besides the engine."""
+
+    user: str = "default"
+    password: str = ""
+    display_name: str = field(default_factory=socket.gethostname)
+
+
+class ClickHouseHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that owns the engine."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], engine: Engine, config: ServerConfig) -> None:
+        super().__init__(address, ClickHouseHandler)
+        self.engine = engine
+        self.config = config
+
+
+class ClickHouseHandler(BaseHTTPRequestHandler):
+    """One HTTP request in ClickHouse's protocol."""
+
+    protocol_version = "HTTP/1.1"
+    server: ClickHouseHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # --- entry points ---
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._send_simple(204, b"")
+
+    # --- plumbing ---
+    def _send_simple(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_error(self, err: ClickHouseError, query_id: str) -> None:
+        body = f"{err.message} (version {self.server.engine.version})\n".encode()
+        self._send_simple(
+            err.http_status,
+            body,
+            {
+                "X-ClickHouse-Exception-Code": str(err.code),
+                "X-ClickHouse-Query-Id": query_id,
+                "X-ClickHouse-Server-Display-Name": self.server.config.display_name,
+                "X-ClickHouse-Timezone": self.server.engine.timezone,
+            },
+        )
+
+    def _credentials(self, params: dict[str, str]) -> tuple[str, str]:
+        user = self.headers.get("X-ClickHouse-User")
+        password = self.headers.get("X-ClickHouse-Key")
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("basic "):
+            try:
+                raw = base64.b64decode(auth[6:].strip()).decode()
+            except Exception:
+                raw = ":"
+            b_user, _, b_password = raw.partition(":")
+            user = user or b_user
+            password = password if password is not None else b_password
+        user = user or params.get("user") or "default"
+        if password is None:
+            password = params.get("password", "")
+        return user, password
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        query_id = str(uuid.uuid4())
+        body: BodyReader | None = None
+        try:
+            path = url.path.rstrip("/") or "/"
+            if path in ("/ping", "/replicas_status") or (path == "/" and not url.query and self.command == "GET"):
+                self._send_simple(200, b"Ok.\n")
+                return
+            if path != "/":
+                raise ClickHouseError.make(
+                    BAD_ARGUMENTS, "BAD_ARGUMENTS", f"There is no handle {url.path}. Use / or /ping"
+                )
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            query_id = params.get("query_id") or query_id
+            user, password = self._credentials(params)
+            cfg = self.server.config
+            if user != cfg.user or not hmac.compare_digest(password.encode(), cfg.password.encode()):
+                raise ClickHouseError.make(
+                    AUTHENTICATION_FAILED,
+                    "AUTHENTICATION_FAILED",
+                    f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
+                )
+            length = self.headers.get("Content-Length")
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            body = BodyReader(
+                self.rfile,
+                int(length) if length else None,
+                chunked,
+                (self.headers.get("Content-Encoding") or "").strip().lower() or None,
+            )
+            if params.get("decompress") in ("1", "true"):
+                raise ClickHouseError.make(
+                    NOT_IMPLEMENTED, "NOT_IMPLEMENTED", "decompress=1 (ClickHouse native compression) is not supported"
+                )
+            Request(self, params, body, query_id).run()
+        except ClickHouseError as err:
+            if body is not None:
+                try:
+                    body.drain()
+                except Exception:
+                    self.close_connection = True
+            self._send_error(err, query_id)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # a bug here must not kill the server thread silently
+            log.exception("internal error")
+            self.close_connection = True
+            self._send_error(ClickHouseError.make(1001, "STD_EXCEPTION", f"{type(exc).__name__}: {exc}"), query_id)
+
+
+class Request:
+    """Executes one query request on a chdb connection and writes the response."""
+
+    def __init__(self, handler: ClickHouseHandler, params: dict[str, str], body: BodyReader, query_id: str) -> None:
+        self.h = handler
+        self.engine = handler.server.engine
+        self.params = params
+        self.body = body
+        self.query_id = query_id
+        self.settings: dict[str, str] = {}
+        self.query_params: dict[str, str] = {}
+        for key, value in params.items():
+            if key.startswith("param_"):
+                self.query_params[key[6:]] = value
+            elif key not in HTTP_PARAMS:
+                if not _SETTING_NAME.match(key):
+                    raise ClickHouseError.make(UNKNOWN_SETTING, "UNKNOWN_SETTING", f"Unknown setting '{key}'")
+                self.settings[key] = value
+        readonly = int(self.settings.pop("readonly", "0") or "0")
+        if handler.command == "GET" and readonly == 0:
+            readonly = 2
+        self.readonly = readonly
+        self.compress = self.settings.get("enable_http_compression", "0") in ("1", "true")
+        self.level = int(self.settings.get("http_zlib_compression_level", "3") or "3")
+        for name in TRANSPORT_SETTINGS:
+            self.settings.pop(name, None)
+
+    # --- query text ---
+    def _read_statement(self) -> tuple[str | None, InsertSplit | None, bytes]:
+        """(whole query, or the insert split with the head bytes that hold its statement)."""
+        chunks = self.body.chunks()
+        head = bytearray()
+        query = self.params.get("query")
+        if query:
+            head += query.encode() + b"\n"
+        # look at up to 1 MiB of body to find an INSERT ... FORMAT statement
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= READ_CHUNK:
+                break
+        split = split_insert(bytes(head))
+        if split is not None:
+            self._rest = chunks
+            return None, split, bytes(head)
+        for chunk in chunks:
+            head += chunk
+            if len(head) > MAX_QUERY_BYTES:
+                raise ClickHouseError.make(QUERY_IS_TOO_LARGE, "QUERY_IS_TOO_LARGE", "Query is too large")
+        text = bytes(head).decode("utf-8", errors="replace").strip()
+        if not text:
+            raise ClickHouseError.make(SYNTAX_ERROR, "SYNTAX_ERROR", "Empty query")
+        return text, None, b""
+
+    # --- settings ---
+    def _apply(self, conn: Any, keep_state: bool) -> Callable[[], None]:
+        """Apply database and settings to ``conn``; return the undo (for session connections)."""
+        undo: list[str] = []
+        names = list(self.settings)
+        if keep_state and (names or "database" in self.params):
+            listed = ", ".join(quote_literal(n) for n in names) or "''"
+            rows = conn.query(
+                f"SELECT name, value FROM system.settings WHERE name IN ({listed}) "
+                "UNION ALL SELECT '', currentDatabase()",
+                "TabSeparatedRaw",
+            ).bytes()
+            for line in rows.decode().splitlines():
+                name, _, value = line.partition("\t")
+                undo.append(f"USE `{value}`" if name == "" else f"SET {name} = {quote_literal(value)}")
+        try:
+            if self.params.get("database"):
+                conn.query("USE " + "`" + self.params["database"].replace("`", "\\`") + "`")
+            for name, value in self.settings.items():
+                conn.query(f"SET {name} = {quote_literal(value)}")
+            if self.readonly:
+                conn.query(f"SET readonly = {self.readonly}")
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from exc
+
+        def restore() -> None:
+            for stmt in undo:
+                try:
+                    conn.query(stmt)
+                except Exception:
+                    log.warning("could not restore session state: %s", stmt)
+
+        return restore
+
+    # --- execution ---
+    def run(self) -> None:
+        text, split, head = self._read_statement()
+        session_id = self.params.get("session_id")
+        sess = None
+        if session_id and not self.readonly:
+            timeout = float(self.params.get("session_timeout") or 60)
+            check = self.params.get("session_check") in ("1", "true")
+            sess = self.engine.acquire_session(session_id, timeout, check)
+            conn = sess.conn
+        else:
+            conn = self.engine.connect()
+        try:
+            restore = self._apply(conn, keep_state=sess is not None)
+            try:
+                if split is not None:
+                    self._insert(conn, split, head)
+                else:
+                    assert text is not None
+                    self._query(conn, text)
+            finally:
+                restore()
+        finally:
+            if sess is not None:
+                self.engine.release_session(sess)
+            else:
+                conn.close()
+
+    def _headers(self, fmt: str | None, summary: dict[str, int]) -> dict[str, str]:
+        headers = {
+            "X-ClickHouse-Query-Id": self.query_id,
+            "X-ClickHouse-Timezone": self.engine.timezone,
+            "X-ClickHouse-Server-Display-Name": self.h.server.config.display_name,
+            "X-ClickHouse-Summary": json.dumps({k: str(v) for k, v in summary.items()}, separators=(",", ":")),
+        }
+        if fmt:
+            headers["X-ClickHouse-Format"] = fmt
+            headers["Content-Type"] = _content_type(fmt)
+        if self.params.get("session_id"):
+            headers["X-ClickHouse-Session-Id"] = self.params["session_id"]
+        return headers
+
+    def _insert(self, conn: Any, split: InsertSplit, head: bytes) -> None:
+        started = time.monotonic_ns()
+        try:
+            inserter = conn.send_insert(split.statement, split.fmt)
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from exc
+        try:
+            pending = bytearray(head[split.data_offset :])
+            for chunk in self._rest:
+                pending += chunk
+                if len(pending) >= READ_CHUNK:
+                    inserter.append(bytes(pending))
+                    pending.clear()
+            if pending:
+                inserter.append(bytes(pending))
+            result = inserter.finish()
+        except ClickHouseError:
+            inserter.cancel()
+            raise
+        except Exception as exc:
+            try:
+                inserter.cancel()
+            except Exception:
+                pass
+            raise ClickHouseError.from_engine(exc) from exc
+        summary = _summary(written_rows=result.rows_written, written_bytes=result.bytes_written, started=started)
+        headers = self._headers(None, summary)
+        self.h.send_response(200)
+        for key, value in headers.items():
+            self.h.send_header(key, value)
+        self.h.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.h.send_header("Content-Length", "0")
+        self.h.end_headers()
+
+    def _query(self, conn: Any, sql: str) -> None:
+        started = time.monotonic_ns()
+        default_format = self.params.get("default_format") or "TabSeparated"
+        fmt = output_format(sql, default_format)
+        stream = None
+        first = b""
+        result = None
+        try:
+            try:
+                stream = conn.send_query(sql, default_format, params=self.query_params or None)
+                chunk = stream.fetch()
+                first = chunk.bytes() if chunk is not None else b""
+            except Exception as exc:
+                if "Streaming query is not supported" not in str(exc):
+                    raise
+                stream = None
+                result = conn.query(sql, default_format, params=self.query_params or None)
+                first = result.bytes()
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from exc
+        if result is not None:
+            summary = _summary(
+                read_rows=result.rows_read(),
+                read_bytes=result.bytes_read(),
+                written_rows=result.rows_written(),
+                written_bytes=result.bytes_written(),
+                started=started,
+            )
+        else:
+            summary = _summary(started=started)
+        encoding = choose_encoding(self.h.headers.get("Accept-Encoding")) if self.compress else None
+        codec = make_compressor(encoding, self.level) if encoding else None
+        headers = self._headers(fmt, summary)
+        if encoding:
+            headers["Content-Encoding"] = encoding
+        self.h.send_response(200)
+        for key, value in headers.items():
+            self.h.send_header(key, value)
+        if stream is None:
+            payload = codec.feed(first) + codec.flush() if codec else first
+            self.h.send_header("Content-Length", str(len(payload)))
+            self.h.end_headers()
+            self.h.wfile.write(payload)
+            return
+        self.h.send_header("Transfer-Encoding", "chunked")
+        self.h.end_headers()
+        write = self.h.wfile.write
+
+        def send(data: bytes) -> None:
+            if data:
+                write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        buffer = bytearray(first)
+        try:
+            while True:
+                chunk = stream.fetch()
+                if chunk is None:
+                    break
+                buffer += chunk.bytes()
+                if len(buffer) >= STREAM_FLUSH_BYTES:
+                    send(codec.feed(bytes(buffer)) if codec else bytes(buffer))
+                    buffer.clear()
+        except (BrokenPipeError, ConnectionResetError):
+            stream.cancel()
+            raise
+        except Exception as exc:
+            # as ClickHouse does: the error text goes into the body, the response stays incomplete
+            err = ClickHouseError.from_engine(exc)
+            buffer += f"\n{err.message} (version {self.engine.version})\n".encode()
+            send(codec.feed(bytes(buffer)) + codec.flush() if codec else bytes(buffer))
+            self.h.close_connection = True
+            return
+        tail = bytes(buffer)
+        send(codec.feed(tail) + codec.flush() if codec else tail)
+        write(b"0\r\n\r\n")
+
+
+def _summary(
+    read_rows: int = 0,
+    read_bytes: int = 0,
+    written_rows: int = 0,
+    written_bytes: int = 0,
+    started: int = 0,
+) -> dict[str, int]:
+    return {
+        "read_rows": read_rows,
+        "read_bytes": read_bytes,
+        "written_rows": written_rows,
+        "written_bytes": written_bytes,
+        "total_rows_to_read": 0,
+        "result_rows": 0,
+        "result_bytes": 0,
+        "elapsed_ns": max(0, time.monotonic_ns() - started),
+    }
+
+
+def _content_type(fmt: str) -> str:
+    lower = fmt.lower()
+    if lower.startswith("json"):
+        return "application/json; charset=UTF-8"
+    if lower.startswith(("tabseparated", "tsv", "csv", "pretty", "values", "vertical", "markdown")):
+        return "text/plain; charset=UTF-8"
+    return "application/octet-stream"
+
+
+# --- process entry --------------------------------------------------------------------------------
+
+
+def serve(host: str, port: int, path: Path, config: ServerConfig, ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or ``server.shutdown()``)."""
+    engine = Engine(path)
+    server = ClickHouseHTTPServer((host, port), engine, config)
+    stop = threading.Event()
+
+    def expire_loop() -> None:
+        while not stop.wait(5):
+            engine.expire_sessions()
+
+    threading.Thread(target=expire_loop, name="session-expiry", daemon=True).start()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.warning("chdb %s serving ClickHouse HTTP on http://%s:%d (data %s)", engine.version, host, port, path)
+    if ready:
+        ready()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        stop.set()
+        server.server_close()
+        engine.close()
+        log.warning("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m streams.local.clickhouse_http --host --port --path``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--path", type=Path, default=Path(".newsetl/clickhouse"))
+    parser.add_argument("--user", default="default")
+    parser.add_argument(
+        "--password-file", type=Path, default=None, help="file holding the password (not on the command line)"
+    )
+    parser.add_argument("--display-name", default=socket.gethostname())
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    password = args.password_file.read_text().strip("\n") if args.password_file else ""
+    try:
+        serve(args.host, args.port, args.path, ServerConfig(args.user, password, args.display_name))
+    except OSError as exc:
+        print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
