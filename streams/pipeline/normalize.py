@@ -1,0 +1,199 @@
+"""Text normalization: the first pipeline stage.
+
+``normalize(text)`` returns a :class:`NormalizedDoc` whose ``text`` is what every later offset
+refers to. What it does, in order:
+
+1. line ends: ``\\r\\n`` / ``\\r`` → ``\\n``;
+2. width folding (NFKC): full-width digits, letters, ``％＋．`` etc. become ASCII, and so do other
+   compatibility forms (``㎡`` → ``m2``). Decision: the Chinese clause punctuation
+   ``，：；！？（）`` is *kept* full-width (NFKC would turn it into ASCII), so the normalized text
+   still reads as Chinese and an ASCII ``?`` stays distinguishable from a real question mark.
+   ``。、“”`` are not touched by NFKC anyway. The ideographic space U+3000 becomes a space;
+3. traditional script (detected on a sample) is converted with OpenCC ``t2s``;
+4. pinyin annotations after a CJK character (``鎮(zhèn)``) are removed;
+5. layout: paragraph indents are trimmed and lines broken inside a sentence (PDF e-paper layout)
+   are joined, so that ``3,200⏎亩`` or ``3.62⏎万户`` become one token again.
+
+Paragraphs: when the document has blank lines, a paragraph is a block between blank lines, and
+inside a block a line break is kept as a paragraph break only after sentence-final punctuation
+or before an indented line; otherwise (no blank lines) each line is a paragraph unless the
+document looks like e-paper (most lines end mid-sentence), in which case the same joining rule
+applies. Paragraphs are joined with ``\\n`` in ``NormalizedDoc.text``.
+
+Sentences end at ``。！？!?`` (closing quotes/brackets right after stay with the sentence) or at
+the paragraph end; semicolons do not split. An ASCII ``?`` between Latin letters, digits or a
+dot is a broken character (``總?cè)丝?.4萬人``), not a sentence end.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from streams.pipeline.types import NormalizedDoc, Paragraph, Script, Sentence
+
+# Full-width punctuation kept as is: mapped to private-use code points around NFKC.
+_KEEP = "，：；！？（）"
+_PUA_BASE = 0xF8F0
+_PROTECT = {ord(c): _PUA_BASE + i for i, c in enumerate(_KEEP)}
+_UNPROTECT = {_PUA_BASE + i: c for i, c in enumerate(_KEEP)}
+_PUA_IN_INPUT = re.compile(f"[{chr(_PUA_BASE)}-{chr(_PUA_BASE + len(_KEEP) - 1)}]")
+
+_PINYIN_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
+_PINYIN = re.compile(
+    rf"(?<=[\u3400-\u9fff\uf900-\ufaff?\ufffd])[(（][a-z{_PINYIN_VOWELS}]{{1,7}}[)）]"
+)
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_SENT_END = "。！？!?"
+_CLOSERS = "”’」』）)】》\"'"
+_LINE_END_FINAL = re.compile(rf"[{_SENT_END}][{re.escape(_CLOSERS)}]*$")
+_INDENT = re.compile(r"^(?:\u3000|\s{2,})")
+_BOUNDARY = re.compile(
+    rf"(?:[。！？!]|(?<![A-Za-z0-9.?\ufffd])\?(?![A-Za-z0-9.?\ufffd]))[{re.escape(_CLOSERS)}]*"
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # noqa: ANN202 - opencc has no type stubs
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold_width(text: str) -> str:
+    """NFKC-fold ``text`` keeping the Chinese clause punctuation full-width (see module doc)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    if _PUA_IN_INPUT.search(text):
+        text = _PUA_IN_INPUT.sub("\ufffd", text)
+    folded = unicodedata.normalize("NFKC", text.translate(_PROTECT))
+    return folded.translate(_UNPROTECT)
+
+
+def detect_script(text: str, sample: int = 4000) -> Script:
+    """``traditional`` when OpenCC ``t2s`` changes at least 3% of the CJK characters of a sample."""
+    head = text[:sample]
+    cjk = len(_CJK.findall(head))
+    if cjk == 0:
+        return "simplified"
+    converted = _t2s().convert(head)
+    if len(converted) != len(head):
+        changed = abs(len(converted) - len(head)) + 1
+    else:
+        changed = sum(1 for a, b in zip(head, converted, strict=True) if a != b)
+    return "traditional" if changed / cjk >= 0.03 else "simplified"
+
+
+def normalize_fragment(text: str, script: Script | None = None) -> str:
+    """Character-level normalization only (no layout): width folding, t2s, pinyin removal.
+
+    Useful to compare a raw substring (a gold sentence or span) with the normalized document.
+    """
+    text = fold_width(text.replace("\r\n", "\n").replace("\r", "\n"))
+    if script is None:
+        script = detect_script(text)
+    if script == "traditional":
+        text = _t2s().convert(text)
+    if "(" in text or "（" in text:
+        text = _PINYIN.sub("", text)
+    return text
+
+
+def _is_final(line: str) -> bool:
+    return bool(_LINE_END_FINAL.search(line))
+
+
+def _join(left: str, right: str) -> str:
+    if left and right and left[-1].isascii() and left[-1].isalpha() and right[0].isascii() and right[0].isalpha():
+        return f"{left} {right}"
+    return left + right
+
+
+def _merge_lines(lines: list[str]) -> list[str]:
+    """Join physical lines into paragraphs: break after a complete sentence or before an indent."""
+    paragraphs: list[str] = []
+    current = ""
+    for raw in lines:
+        indented = bool(_INDENT.match(raw))
+        line = raw.strip()
+        if not line:
+            continue
+        if current and (indented or _is_final(current)):
+            paragraphs.append(current)
+            current = ""
+        current = _join(current, line) if current else line
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def _looks_like_epaper(lines: list[str]) -> bool:
+    nonempty = [ln.strip() for ln in lines if ln.strip()]
+    if len(nonempty) < 4:
+        return False
+    open_lines = sum(1 for ln in nonempty if not _is_final(ln))
+    return open_lines / len(nonempty) > 0.6
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraph texts of a character-normalized document (see module doc for the rules)."""
+    lines = text.split("\n")
+    has_blank = any(not ln.strip() for ln in lines[1:-1]) if len(lines) > 2 else False
+    if has_blank:
+        blocks: list[list[str]] = [[]]
+        for line in lines:
+            if line.strip():
+                blocks[-1].append(line)
+            elif blocks[-1]:
+                blocks.append([])
+        return [p for block in blocks for p in _merge_lines(block)]
+    if _looks_like_epaper(lines):
+        return _merge_lines(lines)
+    return [ln.strip() for ln in lines if ln.strip()]
+
+
+def split_sentences(paragraph: Paragraph) -> list[Sentence]:
+    """Sentences of one paragraph with offsets into the document text (surrounding spaces trimmed)."""
+    text = paragraph.text
+    cuts = [m.end() for m in _BOUNDARY.finditer(text)]
+    if not cuts or cuts[-1] != len(text):
+        cuts.append(len(text))
+    sentences: list[Sentence] = []
+    start = 0
+    for cut in cuts:
+        begin, end = start, cut
+        start = cut
+        while begin < end and text[begin].isspace():
+            begin += 1
+        while end > begin and text[end - 1].isspace():
+            end -= 1
+        if end > begin:
+            sentences.append(
+                Sentence(
+                    paragraph_index=paragraph.index,
+                    start=paragraph.start + begin,
+                    end=paragraph.start + end,
+                    text=text[begin:end],
+                )
+            )
+    return sentences
+
+
+def normalize(text: str) -> NormalizedDoc:
+    """Normalize a raw article (see module doc). Never raises on odd input."""
+    folded = fold_width(text.replace("\r\n", "\n").replace("\r", "\n"))
+    script = detect_script(folded)
+    body = normalize_fragment(folded, script)
+    paragraphs: list[Paragraph] = []
+    sentences: list[Sentence] = []
+    parts: list[str] = []
+    position = 0
+    for index, para_text in enumerate(split_paragraphs(body)):
+        paragraph = Paragraph(index=index, start=position, end=position + len(para_text), text=para_text)
+        paragraphs.append(paragraph)
+        sentences.extend(split_sentences(paragraph))
+        parts.append(para_text)
+        position += len(para_text) + 1
+    return NormalizedDoc(text="\n".join(parts), script=script, paragraphs=paragraphs, sentences=sentences)
