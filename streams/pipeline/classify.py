@@ -1,0 +1,253 @@
+"""Explainable rule-based topic classification (产业 / 健康 / 教育 / 就业) of paragraphs and documents.
+
+All knowledge lives in the versioned data file ``rules/topics.json``; this module only applies it:
+
+1. **Terms.** Each topic has a weighted term lexicon. A paragraph's raw score for a topic is the
+   sum over matched terms of ``weight × (1 + repeat_factor × (min(count, max_repeats) − 1))``.
+   Terms are matched leftmost-longest on the normalized text, so ``就业帮扶车间`` wins over ``就业``.
+2. **Headings.** A short heading paragraph (``在健康扶贫上下苦功夫``, ``产业兴 百姓富``) sets a
+   context whose topics add ``heading.weight`` to the following paragraphs, until the next heading
+   or ``heading.scope`` paragraphs. An inline heading at the start of a paragraph (``——教育扶贫。…``,
+   ``在健康扶贫方面，…``) adds ``heading.lead_weight`` to its cue topics for that paragraph.
+3. **Labels.** A topic is a label when its raw score reaches ``thresholds.min_score`` and at least
+   ``thresholds.relative`` × the paragraph's best score. The reported score is
+   ``raw / (raw + min_score)`` in [0, 1): 0.5 is the absolute threshold.
+4. **Document.** Topic score = paragraph scores averaged with paragraph length as weight;
+   labels are topics with ``document.min_score`` or more.
+
+Every matched term (and ``heading:…``/``lead:…`` cue) is kept as evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TOPICS_PATH = Path(__file__).parent / "rules" / "topics.json"
+
+
+@dataclass(frozen=True, slots=True)
+class HeadingRules:
+    """How headings are recognized and how far their topics carry."""
+
+    max_chars: int
+    weight: float
+    lead_weight: float
+    scope: int
+    exclude: re.Pattern[str]
+    inline: re.Pattern[str]
+    cue_pattern: re.Pattern[str] | None
+    cue_topics: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRules:
+    """Compiled contents of ``topics.json``."""
+
+    version: str
+    labels: tuple[str, ...]
+    term_weights: dict[str, tuple[tuple[str, float], ...]]
+    pattern: re.Pattern[str] | None
+    repeat_factor: float
+    max_repeats: int
+    min_score: float
+    relative: float
+    doc_min_score: float
+    heading: HeadingRules
+
+
+@dataclass(slots=True)
+class TopicDecision:
+    """Topics of one paragraph, with raw and reported scores and the evidence behind them."""
+
+    topics: list[str]
+    scores: dict[str, float]
+    raw: dict[str, float]
+    evidence: dict[str, list[str]] = field(default_factory=dict)
+    heading_topics: tuple[str, ...] = ()
+    is_heading: bool = False
+
+
+def _alternation(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Regex matching any of ``words``, longest first (leftmost-longest matching)."""
+    if not words:
+        return None
+    ordered = sorted(set(words), key=lambda word: (-len(word), word))
+    return re.compile("|".join(re.escape(word) for word in ordered))
+
+
+def _term_table(topics: dict[str, dict[str, float]]) -> dict[str, tuple[tuple[str, float], ...]]:
+    table: dict[str, list[tuple[str, float]]] = {}
+    for topic, terms in topics.items():
+        for term, weight in terms.items():
+            table.setdefault(term, []).append((topic, float(weight)))
+    return {term: tuple(pairs) for term, pairs in table.items()}
+
+
+def _heading_rules(raw: dict) -> HeadingRules:
+    cues: dict[str, list[str]] = {}
+    for topic, words in raw.get("cues", {}).items():
+        for word in words:
+            cues.setdefault(word, []).append(topic)
+    return HeadingRules(
+        max_chars=int(raw["max_chars"]),
+        weight=float(raw["weight"]),
+        lead_weight=float(raw["lead_weight"]),
+        scope=int(raw["scope"]),
+        exclude=re.compile("|".join(raw["exclude"])),
+        inline=re.compile("|".join(raw["inline"])),
+        cue_pattern=_alternation(list(cues)),
+        cue_topics={word: tuple(topics) for word, topics in cues.items()},
+    )
+
+
+def parse_topic_rules(data: dict) -> TopicRules:
+    """Compile the JSON document of ``topics.json``."""
+    table = _term_table(data["terms"])
+    thresholds = data["thresholds"]
+    return TopicRules(
+        version=str(data["version"]),
+        labels=tuple(data["labels"]),
+        term_weights=table,
+        pattern=_alternation(list(table)),
+        repeat_factor=float(thresholds["repeat_factor"]),
+        max_repeats=int(thresholds["max_repeats"]),
+        min_score=float(thresholds["min_score"]),
+        relative=float(thresholds["relative"]),
+        doc_min_score=float(data["document"]["min_score"]),
+        heading=_heading_rules(data["heading"]),
+    )
+
+
+def load_topic_rules(path: Path | None = None) -> TopicRules:
+    """Load and compile ``topics.json`` (default: the shipped rules file)."""
+    return parse_topic_rules(json.loads((path or DEFAULT_TOPICS_PATH).read_text(encoding="utf-8")))
+
+
+# --- paragraphs ---------------------------------------------------------------------------------
+
+
+def term_scores(text: str, rules: TopicRules) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Raw per-topic term scores of ``text`` and the matched terms per topic."""
+    raw: dict[str, float] = {}
+    evidence: dict[str, list[str]] = {}
+    if rules.pattern is None:
+        return raw, evidence
+    counts = Counter(rules.pattern.findall(text))
+    for term, count in counts.items():
+        factor = 1.0 + rules.repeat_factor * (min(count, rules.max_repeats) - 1)
+        for topic, weight in rules.term_weights[term]:
+            raw[topic] = raw.get(topic, 0.0) + weight * factor
+            evidence.setdefault(topic, []).append(term)
+    return raw, evidence
+
+
+def cue_topics(text: str, rules: TopicRules) -> tuple[str, ...]:
+    """Topics a heading text points to: heading cues plus any lexicon term in it."""
+    found: list[str] = []
+    heading = rules.heading
+    if heading.cue_pattern is not None:
+        for word in heading.cue_pattern.findall(text):
+            found.extend(heading.cue_topics[word])
+    if rules.pattern is not None:
+        for term in rules.pattern.findall(text):
+            found.extend(topic for topic, _ in rules.term_weights[term])
+    return tuple(label for label in rules.labels if label in found)
+
+
+def is_heading(text: str, rules: TopicRules) -> bool:
+    """A short stand-alone line that is not a caption/byline and holds no full sentence inside."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > rules.heading.max_chars:
+        return False
+    if rules.heading.exclude.search(stripped):
+        return False
+    body = stripped.rstrip("。！？!?")
+    return not any(mark in body for mark in "。！？!?；;")
+
+
+def inline_heading(text: str, rules: TopicRules) -> str | None:
+    """The heading phrase that opens a paragraph (``——教育扶贫。``, ``在健康扶贫方面，``), if any."""
+    match = rules.heading.inline.match(text.lstrip())
+    return match.group(0) if match else None
+
+
+def _add(raw: dict[str, float], evidence: dict[str, list[str]], topics: Sequence[str], weight: float,
+         note: str) -> None:
+    for topic in topics:
+        raw[topic] = raw.get(topic, 0.0) + weight
+        evidence.setdefault(topic, []).append(note)
+
+
+def decide(raw: dict[str, float], rules: TopicRules) -> tuple[list[str], dict[str, float]]:
+    """Labels and reported scores from raw scores."""
+    best = max(raw.values(), default=0.0)
+    labels = [
+        topic for topic in rules.labels
+        if raw.get(topic, 0.0) >= rules.min_score and raw.get(topic, 0.0) >= rules.relative * best
+    ]
+    scores = {topic: round(raw.get(topic, 0.0) / (raw.get(topic, 0.0) + rules.min_score), 4)
+              for topic in rules.labels}
+    return labels, scores
+
+
+def classify_paragraph(text: str, rules: TopicRules, context: tuple[str, ...] = ()) -> TopicDecision:
+    """Classify one paragraph given the topics of the heading that governs it (``context``)."""
+    raw, evidence = term_scores(text, rules)
+    heading_like = is_heading(text, rules)
+    lead = None if heading_like else inline_heading(text, rules)
+    if lead:
+        _add(raw, evidence, cue_topics(lead, rules), rules.heading.lead_weight, f"lead:{lead.strip()}")
+    if context and not heading_like:
+        _add(raw, evidence, context, rules.heading.weight, "heading")
+    labels, scores = decide(raw, rules)
+    own = cue_topics(text, rules) if heading_like else ()
+    evidence = {topic: _unique(terms) for topic, terms in evidence.items()}
+    return TopicDecision(labels, scores, raw, evidence, own, heading_like)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def classify_paragraphs(texts: Sequence[str], rules: TopicRules) -> list[TopicDecision]:
+    """Classify paragraphs in order, carrying heading topics forward."""
+    decisions: list[TopicDecision] = []
+    context: tuple[str, ...] = ()
+    context_note = ""
+    left = 0
+    for text in texts:
+        decision = classify_paragraph(text, rules, context if left > 0 else ())
+        if context and left > 0 and not decision.is_heading:
+            _rename_heading_evidence(decision, context_note)
+            left -= 1
+        if decision.is_heading:
+            context, context_note, left = decision.heading_topics, text.strip(), rules.heading.scope
+        decisions.append(decision)
+    return decisions
+
+
+def _rename_heading_evidence(decision: TopicDecision, note: str) -> None:
+    for terms in decision.evidence.values():
+        for i, term in enumerate(terms):
+            if term == "heading":
+                terms[i] = f"heading:{note}"
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def classify_document(decisions: Sequence[TopicDecision], lengths: Sequence[int],
+                      rules: TopicRules) -> tuple[list[str], dict[str, float]]:
+    """Document labels and scores: length-weighted mean of paragraph scores."""
+    total = sum(lengths)
+    scores: dict[str, float] = {}
+    for topic in rules.labels:
+        weighted = sum(d.scores.get(topic, 0.0) * n for d, n in zip(decisions, lengths, strict=True))
+        scores[topic] = round(weighted / total, 4) if total else 0.0
+    labels = [topic for topic in rules.labels if scores[topic] >= rules.doc_min_score]
+    return labels, scores

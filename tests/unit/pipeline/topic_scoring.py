@@ -1,0 +1,139 @@
+"""Scoring of paragraph topics against line-level gold (devset gold_topics.jsonl, seed gold).
+
+Gold rows name a raw non-empty line by ``paragraph_index`` and its first 20 characters
+(``text_start``). The pipeline may join several raw lines into one normalized paragraph (e-paper
+layout), so each gold row is mapped to the normalized paragraph that contains its
+``text_start`` (compared after NFKC, t2s and whitespace removal), searching forward in order.
+Score: micro-F1 over (row, topic) pairs. Run as a script to print the per-article table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from schemas.models import AnalysisResult
+
+DEVSET = Path("/work/shared/devset")
+_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # noqa: ANN202
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def match_key(text: str) -> str:
+    """Comparison key: NFKC, traditional→simplified, no whitespace."""
+    return _SPACE.sub("", _t2s().convert(unicodedata.normalize("NFKC", text)))
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: Score) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.rows += other.rows
+        self.errors.extend(other.errors)
+
+    @property
+    def f1(self) -> float:
+        denominator = 2 * self.tp + self.fp + self.fn
+        return 1.0 if denominator == 0 else 2 * self.tp / denominator
+
+
+def load_gold(path: Path) -> dict[str, list[dict]]:
+    """Gold rows grouped by article id, in file order."""
+    grouped: dict[str, list[dict]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            grouped.setdefault(row["id"], []).append(row)
+    return grouped
+
+
+def map_rows(result: AnalysisResult, rows: Iterable[dict]) -> list[tuple[dict, int | None]]:
+    """Pair each gold row with the index of the normalized paragraph holding its text_start."""
+    keys = [match_key(p.text) for p in result.paragraphs]
+    pairs: list[tuple[dict, int | None]] = []
+    cursor = 0
+    for row in rows:
+        needle = match_key(row["text_start"])
+        found = next((i for i in range(cursor, len(keys)) if needle in keys[i]), None)
+        if found is None:
+            found = next((i for i in range(len(keys)) if needle in keys[i]), None)
+        pairs.append((row, found))
+        cursor = found if found is not None else cursor
+    return pairs
+
+
+def score_article(result: AnalysisResult, rows: list[dict]) -> Score:
+    """Micro counts of one article's paragraph topics against its gold rows."""
+    score = Score()
+    for row, index in map_rows(result, rows):
+        gold = set(row["topics"])
+        predicted = set(result.paragraphs[index].topics) if index is not None else set()
+        score.rows += 1
+        score.tp += len(gold & predicted)
+        score.fp += len(predicted - gold)
+        score.fn += len(gold - predicted)
+        if gold != predicted or index is None:
+            where = "UNMAPPED" if index is None else f"p{index}"
+            score.errors.append(
+                f"{row['id']}#{row['paragraph_index']} {where} gold={sorted(gold)} got={sorted(predicted)} "
+                f"{row['text_start']}"
+            )
+    return score
+
+
+def devset_articles() -> list[tuple[str, str, dict]]:
+    """(id, text, meta) of the devset articles."""
+    out = []
+    for path in sorted(DEVSET.glob("d*.txt")):
+        meta = json.loads(path.with_suffix(".meta.json").read_text(encoding="utf-8"))
+        out.append((path.stem, path.read_text(encoding="utf-8"), meta))
+    return out
+
+
+def format_table(per_article: dict[str, Score], total: Score) -> str:
+    lines = [f"{'id':<8}{'rows':>5}{'tp':>5}{'fp':>5}{'fn':>5}{'F1':>8}"]
+    for name, s in [*per_article.items(), ("all", total)]:
+        lines.append(f"{name:<8}{s.rows:>5}{s.tp:>5}{s.fp:>5}{s.fn:>5}{s.f1:>8.3f}")
+    return "\n".join(lines)
+
+
+def evaluate_devset(verbose: bool = False) -> tuple[dict[str, Score], Score]:
+    """Per-article and overall scores of ``Pipeline.analyze`` on the devset."""
+    from streams.pipeline.analyzer import Pipeline
+
+    pipeline = Pipeline()
+    gold = load_gold(DEVSET / "gold_topics.jsonl")
+    per_article: dict[str, Score] = {}
+    total = Score()
+    for name, text, meta in devset_articles():
+        result = pipeline.analyze(text, title=meta.get("title"))
+        score = score_article(result, gold.get(name, []))
+        per_article[name] = score
+        total.add(score)
+    return per_article, total
+
+
+if __name__ == "__main__":
+    per, all_ = evaluate_devset()
+    for s in per.values():
+        print("\n".join(s.errors))
+    print(format_table(per, all_))
