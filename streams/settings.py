@@ -29,8 +29,10 @@ class Settings(BaseSettings):
     topic_prefix: str = ""
     topic_partitions: int = 4
     data_dir: Path = Path(".newsetl")
+    kafka_libs_dir: Path | None = None  # Kafka broker jars cache; None: <data_dir>/kafka-libs
     sink_batch_rows: int = 10_000
     sink_flush_seconds: float = 1.0
+    sink_batch_docs: int = 1000
     max_doc_chars: int = 1_000_000
     segmenter: Literal["rjieba", "jieba"] = "rjieba"
     rules_dir: Path | None = None

@@ -1,0 +1,192 @@
+"""The ``newsetl`` command line (typer). Each command is a thin shell over one module.
+
+User mistakes and unreachable services end in one clear line on stderr and a non-zero exit,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+
+from streams.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="newsetl: streaming ETL for Chinese news analytics.")
+console = Console()
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error to show as one line (no traceback)."""
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if "DB::Exception" not in text else " ".join(text.split())[:600]
+
+
+def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures (bad input, services down, server errors) into one line + exit 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from aiokafka.errors import KafkaError
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+        from pydantic import ValidationError
+
+        from streams.demo import DemoError
+        from streams.local import ServiceError
+
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except ValidationError as exc:
+            raise fail(f"invalid configuration: {exc.errors()[0].get('loc')}: {exc.errors()[0].get('msg')}") from None
+        except (UserError, ServiceError, DemoError) as exc:
+            raise fail(str(exc)) from None
+        except ClickHouseError as exc:
+            raise fail(f"ClickHouse: {_one_line(exc)}") from None
+        except KafkaError as exc:
+            raise fail(f"Kafka at {get_settings().bootstrap_servers}: {_one_line(exc)} (is it running? try `newsetl up`)") from None
+        except (ConnectionError, OSError) as exc:
+            raise fail(f"{_one_line(exc)} (are the services running? try `newsetl status`)") from None
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+# --- local services -------------------------------------------------------------------------
+def _print_statuses(statuses: list[Any]) -> bool:
+    from rich.table import Table
+
+    table = Table("service", "address", "version", "health", "pid")
+    for status in statuses:
+        health = "[green]healthy[/]" if status.healthy else f"[red]{getattr(status, 'detail', '') or 'down'}[/]"
+        table.add_row(status.name, status.address, status.version or "-", health, str(status.pid or "-"))
+    console.print(table)
+    return all(status.healthy for status in statuses)
+
+
+@app.command()
+@friendly
+def up() -> None:
+    """Start the local Kafka broker and the ClickHouse endpoint (embedded chdb)."""
+    from streams.local.services import up as services_up
+
+    with console.status("starting Kafka and ClickHouse…"):
+        statuses = services_up(settings())
+    if not _print_statuses(statuses):
+        raise fail("a service did not become healthy; see the logs under " + str(settings().data_dir / "logs"))
+
+
+@app.command()
+@friendly
+def down() -> None:
+    """Stop the local services (and a background demo worker)."""
+    from streams.local.services import down as services_down
+    from streams.supervise import stop_background_worker
+
+    stopped_worker = stop_background_worker(settings())
+    if stopped_worker:
+        console.print(f"stopped worker (pid {stopped_worker})")
+    for line in services_down(settings()):
+        console.print(str(line))
+
+
+@app.command()
+@friendly
+def status() -> None:
+    """Show address, version and health of each local service; exit 1 if one is down."""
+    from streams.local.services import status as services_status
+
+    if not _print_statuses(services_status(settings())):
+        raise typer.Exit(1)
+
+
+# --- streaming --------------------------------------------------------------------------------
+@app.command()
+@friendly
+def produce(paths: Annotated[list[str], typer.Argument(help="files, directories, globs, or - for stdin")]) -> None:
+    """Validate articles and publish them to news.raw (keyed by doc_id)."""
+    from streams.producer import produce as run_produce
+
+    summary = run_produce(paths, settings(), console=console)
+    console.print(f"sent {summary.sent} document(s) to {settings().raw_topic} in {summary.seconds:.2f}s"
+                  + (f", skipped {len(summary.skipped)}" if summary.skipped else ""))
+    for where, reason in summary.skipped:
+        err.print(f"  skipped {where}: {reason}", highlight=False)
+    if summary.skipped and not summary.sent:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def worker() -> None:
+    """Run a Faust worker: news.raw → enrich → news.enriched → ClickHouse (until Ctrl-C)."""
+    from streams.worker import run_worker
+
+    run_worker(settings())
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="article files")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json (JSON Lines) or table")] = "json",
+) -> None:
+    """Run the pipeline offline on files and print the analysis contract."""
+    from streams.analyze_cmd import run_analyze
+
+    if fmt not in ("json", "table"):
+        raise fail(f"unknown format {fmt!r}: use json or table")
+    fmt_checked: Literal["json", "table"] = "json" if fmt == "json" else "table"
+    raise typer.Exit(run_analyze(files, fmt_checked, settings()))
+
+
+@app.command()
+@friendly
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run on the configured ClickHouse")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    write: Annotated[bool, typer.Option("--write", help="allow statements that change data")] = False,
+) -> None:
+    """Run SQL on ClickHouse; read-only unless --write."""
+    from streams.query import print_query
+
+    if fmt not in ("table", "csv", "json"):
+        raise fail(f"unknown format {fmt!r}: use table, csv or json")
+    print_query(settings(), sql, fmt, write=write, console=console)
+
+
+@app.command()
+@friendly
+def demo(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the seeds to reach ClickHouse")] = 600.0,
+) -> None:
+    """Bring the local stack up, produce seeds/, run a worker, and show what landed in ClickHouse."""
+    from streams.demo import run_demo
+
+    run_demo(settings(), console, timeout=timeout)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

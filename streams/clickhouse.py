@@ -1,0 +1,112 @@
+"""ClickHouse access: client factory, ordered schema migrations, and error classification.
+
+Transient server errors are retried with backoff by the sink; anything else is permanent
+(the batch's documents go to the DLQ). Clients are never shared between tasks or threads
+without ``autogenerate_session_id=False`` (see DESIGN.md pitfalls), so that is the default here.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+
+from streams.settings import Settings
+
+# ClickHouse error codes worth retrying (server overloaded, network, unknown insert status).
+TRANSIENT_CODES: dict[int, str] = {
+    159: "TIMEOUT_EXCEEDED",
+    202: "TOO_MANY_SIMULTANEOUS_QUERIES",
+    209: "SOCKET_TIMEOUT",
+    210: "NETWORK_ERROR",
+    241: "MEMORY_LIMIT_EXCEEDED",
+    242: "TABLE_IS_READ_ONLY",
+    252: "TOO_MANY_PARTS",
+    319: "UNKNOWN_STATUS_OF_INSERT",
+    425: "SYSTEM_ERROR",
+    999: "KEEPER_EXCEPTION",
+}
+
+_CODE_RE = re.compile(r"Code: (\d+)\.")
+
+
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code carried by a clickhouse-connect exception, if any."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    match = _CODE_RE.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying the same request later may succeed."""
+    if isinstance(exc, OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    if isinstance(exc, ClickHouseError):
+        code = error_code(exc)
+        if code is None:
+            # No server code: the request never got a server answer (connection-level).
+            return not isinstance(exc, DatabaseError) or "Code:" not in str(exc)
+        return code in TRANSIENT_CODES
+    return False
+
+
+def make_client(settings: Settings, *, database: str | None = None, **kwargs: Any) -> Client:
+    """A new clickhouse-connect client for the configured endpoint."""
+    url = settings.clickhouse_url
+    return clickhouse_connect.get_client(
+        dsn=None,
+        interface="https" if url.startswith("https") else "http",
+        host=settings.clickhouse_host_port[0],
+        port=settings.clickhouse_host_port[1],
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(),
+        database=database or "default",
+        autogenerate_session_id=False,
+        **kwargs,
+    )
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every DDL file in schemas/clickhouse, in order."""
+    folder = resources.files("schemas") / "clickhouse"
+    found = []
+    for entry in folder.iterdir():
+        match = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a DDL file: ``;`` at a line end separates them; ``--`` comments dropped."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    parts = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def apply_migrations(settings: Settings, client: Client | None = None) -> list[str]:
+    """Create the database, tables and views if missing; returns the names of files applied now."""
+    client = client or make_client(settings)
+    db = settings.clickhouse_database
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
+    applied = []
+    for version, name, sql in migration_files():
+        if version in done:
+            continue
+        for statement in split_statements(sql.replace("{db}", db)):
+            client.command(statement)
+        client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
+        applied.append(name)
+    return applied

@@ -1,0 +1,68 @@
+"""Turning the bytes of a ``news.raw`` message into a valid RawDocument, or a typed error.
+
+Every failure has a stable ``kind`` (the DLQ's ``error`` field); nothing raises anything else.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from schemas.models import RawDocument
+
+# DLQ error kinds, one per way a message can be refused or fail.
+EMPTY_MESSAGE = "empty_message"
+UNDECODABLE_BYTES = "undecodable_bytes"
+INVALID_JSON = "invalid_json"
+NOT_AN_OBJECT = "not_an_object"
+SCHEMA_VIOLATION = "schema_violation"
+EMPTY_TEXT = "empty_text"
+TEXT_TOO_LONG = "text_too_long"
+ENRICH_ERROR = "enrich_error"
+SINK_REJECTED = "sink_rejected"
+INVALID_ENRICHED = "invalid_enriched"
+
+ERROR_KINDS = (
+    EMPTY_MESSAGE, UNDECODABLE_BYTES, INVALID_JSON, NOT_AN_OBJECT, SCHEMA_VIOLATION,
+    EMPTY_TEXT, TEXT_TOO_LONG, ENRICH_ERROR, SINK_REJECTED, INVALID_ENRICHED,
+)
+
+
+class IntakeError(Exception):
+    """A message that cannot become a RawDocument; ``kind`` is one of ERROR_KINDS."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def _schema_error(exc: ValidationError) -> IntakeError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "document"
+    if where == "text" and "empty" in first.get("msg", ""):
+        return IntakeError(EMPTY_TEXT, "text is empty or only whitespace")
+    return IntakeError(SCHEMA_VIOLATION, f"{where}: {first.get('msg', 'invalid')} ({exc.error_count()} error(s))")
+
+
+def parse_raw(payload: bytes | None, max_doc_chars: int) -> RawDocument:
+    """Validate one ``news.raw`` value; raises IntakeError with the DLQ kind."""
+    if not payload:
+        raise IntakeError(EMPTY_MESSAGE, "message value is empty or null")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IntakeError(UNDECODABLE_BYTES, f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IntakeError(INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise IntakeError(NOT_AN_OBJECT, f"expected a JSON object, got {type(data).__name__}")
+    if isinstance(data.get("text"), str) and len(data["text"]) > max_doc_chars:
+        raise IntakeError(TEXT_TOO_LONG, f"text has {len(data['text'])} characters, limit is {max_doc_chars}")
+    try:
+        return RawDocument.model_validate(data)
+    except ValidationError as exc:
+        raise _schema_error(exc) from None

@@ -1,0 +1,55 @@
+"""Structured logs (one JSON object per line, quiet by default) and Prometheus metrics of the worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+DOCUMENTS = Counter("newsetl_documents_processed_total", "Documents written to ClickHouse")
+METRICS = Counter("newsetl_metrics_extracted_total", "Metric rows written to ClickHouse")
+ENRICHED = Counter("newsetl_documents_enriched_total", "Documents analysed by the enrich agent")
+DLQ = Counter("newsetl_dlq_records_total", "Records sent to the DLQ", ["kind"])
+BATCH_SECONDS = Histogram(
+    "newsetl_sink_batch_seconds", "Latency of one sink batch insert (all tables)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LAG = Gauge("newsetl_consumer_lag", "Messages behind the end of the topic", ["topic", "partition"])
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra=`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str = "WARNING") -> None:
+    """Route the ``newsetl`` loggers to stderr as JSON lines at ``level``."""
+    logger = logging.getLogger("newsetl")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def serve_metrics(port: int) -> None:
+    """Expose Prometheus metrics on 127.0.0.1:port (0 disables)."""
+    if port:
+        start_http_server(port, addr="127.0.0.1")

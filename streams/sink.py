@@ -1,0 +1,178 @@
+"""ClickHouse batching sink: buffer enriched documents, insert them in idempotent batches.
+
+The agent adds documents as they arrive and calls :meth:`ClickHouseSink.flush` when the batch is
+full or old enough; only documents returned as ``written`` (or ``rejected``, once their DLQ record
+is safely produced) may be acked. Transient ClickHouse errors are retried with backoff for as long
+as it takes; permanent ones are narrowed down to the offending documents, which are rejected.
+
+Idempotence: every insert carries an ``insert_deduplication_token`` built from the table, the source
+topic, the (partition, offset range) list of the batch and the pipeline versions in it, so a batch
+redelivered after a crash is dropped by ClickHouse, while the same offsets reprocessed by a newer
+pipeline are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from schemas.models import EnrichedDocument
+from streams.clickhouse import error_code, is_transient, make_client
+from streams.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
+from streams.settings import Settings
+
+log = logging.getLogger("newsetl.sink")
+
+
+@dataclass(slots=True)
+class PendingDoc:
+    """One enriched document waiting in the sink, with what is needed to ack or DLQ it."""
+
+    doc: EnrichedDocument
+    topic: str
+    partition: int
+    offset: int
+    payload: bytes
+    ack: Any = None  # the faust event, acked by the agent after the write
+
+
+@dataclass(slots=True)
+class FlushResult:
+    written: list[PendingDoc] = field(default_factory=list)
+    rejected: list[tuple[PendingDoc, str]] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    attempts: int = 0
+
+
+def dedup_token(table: str, batch: list[PendingDoc]) -> str:
+    """Deterministic insert_deduplication_token for one table's insert of a batch."""
+    ranges: dict[tuple[str, int], list[int]] = {}
+    for item in batch:
+        ranges.setdefault((item.topic, item.partition), []).append(item.offset)
+    parts = [f"{topic}:{part}:{min(offs)}-{max(offs)}:{len(offs)}" for (topic, part), offs in sorted(ranges.items())]
+    versions = sorted({item.doc.pipeline_version for item in batch})
+    basis = "|".join([table, *parts, *versions])
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:40]
+
+
+class RetryingInserter:
+    """Inserts rows with clickhouse-connect, retrying transient errors with backoff.
+
+    Owns one client, used from one task at a time (calls are awaited one by one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        client_factory: Callable[[Settings], Client] = make_client,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.settings = settings
+        self._client_factory = client_factory
+        self._client: Client | None = None
+        self.max_backoff = max_backoff
+        self.attempts = 0
+
+    def _insert_tables(self, inserts: list[tuple[str, tuple[str, ...], list[list[Any]], str]]) -> None:
+        if self._client is None:
+            self._client = self._client_factory(self.settings)
+        db = self.settings.clickhouse_database
+        for table, columns, rows, token in inserts:
+            if rows:
+                self._client.insert(
+                    f"{db}.{table}", rows, column_names=list(columns),
+                    settings={"insert_deduplication_token": token, "insert_deduplicate": 1},
+                )
+
+    async def insert(self, inserts: list[tuple[str, tuple[str, ...], list[list[Any]], str]]) -> Exception | None:
+        """Run (table, columns, rows, dedup token) inserts in order until they succeed (None) or
+        fail permanently (the error is returned). Transient errors are retried for as long as it takes."""
+        backoff = 0.2
+        while True:
+            self.attempts += 1
+            try:
+                await asyncio.to_thread(self._insert_tables, inserts)
+                return None
+            except Exception as exc:  # noqa: BLE001 - classified right below
+                if not is_transient(exc):
+                    return exc
+                log.warning(
+                    "clickhouse transient error, retrying",
+                    extra={"code": error_code(exc), "error": str(exc)[:300], "backoff_s": backoff},
+                )
+                self.close()  # a broken connection gets a fresh client
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class ClickHouseSink:
+    """Per-worker batching sink for enriched documents. One agent (concurrency=1) owns it."""
+
+    def __init__(self, settings: Settings, inserter: RetryingInserter | None = None) -> None:
+        self.settings = settings
+        self.inserter = inserter or RetryingInserter(settings)
+        self._pending: list[PendingDoc] = []
+        self.rows = 0
+
+    def add(self, item: PendingDoc) -> None:
+        self._pending.append(item)
+        self.rows += 1 + len(item.doc.analysis.paragraphs) + len(item.doc.analysis.metrics)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def _write(self, batch: list[PendingDoc], result: FlushResult) -> Exception | None:
+        rows = table_rows([item.doc for item in batch])
+        inserts = [(table, TABLE_COLUMNS[table], rows[table], dedup_token(table, batch)) for table in WRITE_ORDER]
+        error = await self.inserter.insert(inserts)
+        if error is None:
+            for table in WRITE_ORDER:
+                result.rows[table] = result.rows.get(table, 0) + len(rows[table])
+        return error
+
+    async def flush(self) -> FlushResult:
+        """Write everything buffered; returns what was written and what was rejected (and why)."""
+        batch, self._pending, self.rows = self._pending, [], 0
+        result = FlushResult()
+        if not batch:
+            return result
+        started, attempts_before = time.monotonic(), self.inserter.attempts
+        error = await self._write(batch, result)
+        if error is None:
+            result.written = batch
+        elif len(batch) == 1:
+            result.rejected.append((batch[0], _describe(error)))
+        else:
+            # Narrow a permanent failure down to the documents that cause it.
+            for item in batch:
+                single_error = await self._write([item], result)
+                if single_error is None:
+                    result.written.append(item)
+                else:
+                    result.rejected.append((item, _describe(single_error)))
+        result.seconds = time.monotonic() - started
+        result.attempts = self.inserter.attempts - attempts_before
+        return result
+
+    def close(self) -> None:
+        self.inserter.close()
+
+
+def _describe(exc: Exception) -> str:
+    code = error_code(exc)
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"ClickHouse error {code}: {message}" if code is not None else message

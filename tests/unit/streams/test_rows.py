@@ -1,0 +1,24 @@
+"""Rows built for ClickHouse match the column lists and the DDL's expectations."""
+
+from datetime import datetime
+
+from streams.rows import DOCUMENT_COLUMNS, METRIC_COLUMNS, PARAGRAPH_COLUMNS, table_rows
+
+
+def test_rows_align_with_columns(enriched):
+    rows = table_rows([enriched(metrics=3), enriched(doc_id="doc-2", metrics=0)])
+    assert len(rows["documents"]) == 2
+    assert len(rows["metrics"]) == 3
+    assert len(rows["paragraphs"]) == 2
+    assert all(len(r) == len(DOCUMENT_COLUMNS) for r in rows["documents"])
+    assert all(len(r) == len(METRIC_COLUMNS) for r in rows["metrics"])
+    assert all(len(r) == len(PARAGRAPH_COLUMNS) for r in rows["paragraphs"])
+
+
+def test_document_row_values(enriched):
+    row = dict(zip(DOCUMENT_COLUMNS, table_rows([enriched(metrics=2)])["documents"][0], strict=True))
+    assert row["doc_id"] == "doc-1"
+    assert row["metric_count"] == 2
+    assert row["char_count"] == len("全县脱贫3601户8055人。")
+    assert row["processed_at"] == datetime(2026, 1, 1, 12)  # naive UTC for DateTime64(6, 'UTC')
+    assert row["published_at"].tzinfo is None
