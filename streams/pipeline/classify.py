@@ -7,10 +7,15 @@ All knowledge lives in the versioned data file ``rules/topics.json``; this modul
    Terms are matched leftmost-longest on the normalized text, so ``就业帮扶车间`` wins over ``就业``.
 2. **Headings.** A short heading paragraph (``在健康扶贫上下苦功夫``, ``产业兴 百姓富``) sets a
    context whose topics add ``heading.weight`` to the following paragraphs, until the next heading
-   or ``heading.scope`` paragraphs. An inline heading at the start of a paragraph (``——教育扶贫。…``,
+   or ``heading.scope`` paragraphs (the first paragraph, a title or masthead, sets no context);
+   a heading's own cue topics also score for the heading itself. An inline heading at the start of a paragraph (``——教育扶贫。…``,
    ``在健康扶贫方面，…``) adds ``heading.lead_weight`` to its cue topics for that paragraph.
 3. **Labels.** A topic is a label when its raw score reaches ``thresholds.min_score`` and at least
-   ``thresholds.relative`` × the paragraph's best score. The reported score is
+   ``thresholds.relative`` × the paragraph's best score; a paragraph of at most
+   ``thresholds.short_chars`` characters (a caption) needs only ``thresholds.short_min_score``.
+   A term only ever named as an item of an enumeration (next to ``、``) counts ×
+   ``thresholds.list_factor``; ``neutral`` terms (agency names such as 农业农村局) score nothing
+   but keep their sub-terms from matching. The reported score is
    ``raw / (raw + min_score)`` in [0, 1): 0.5 is the absolute threshold.
 4. **Document.** Topic score = paragraph scores averaged with paragraph length as weight;
    labels are topics with ``document.min_score`` or more.
@@ -54,7 +59,11 @@ class TopicRules:
     pattern: re.Pattern[str] | None
     repeat_factor: float
     max_repeats: int
+    list_factor: float
+    list_marks: str
     min_score: float
+    short_chars: int
+    short_min_score: float
     relative: float
     doc_min_score: float
     heading: HeadingRules
@@ -80,8 +89,10 @@ def _alternation(words: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(word) for word in ordered))
 
 
-def _term_table(topics: dict[str, dict[str, float]]) -> dict[str, tuple[tuple[str, float], ...]]:
-    table: dict[str, list[tuple[str, float]]] = {}
+def _term_table(topics: dict[str, dict[str, float]],
+                neutral: Sequence[str] = ()) -> dict[str, tuple[tuple[str, float], ...]]:
+    """term → ((topic, weight), …); neutral terms score nothing but shadow their sub-terms."""
+    table: dict[str, list[tuple[str, float]]] = {term: [] for term in neutral}
     for topic, terms in topics.items():
         for term, weight in terms.items():
             table.setdefault(term, []).append((topic, float(weight)))
@@ -107,7 +118,7 @@ def _heading_rules(raw: dict) -> HeadingRules:
 
 def parse_topic_rules(data: dict) -> TopicRules:
     """Compile the JSON document of ``topics.json``."""
-    table = _term_table(data["terms"])
+    table = _term_table(data["terms"], data.get("neutral", []))
     thresholds = data["thresholds"]
     return TopicRules(
         version=str(data["version"]),
@@ -116,7 +127,11 @@ def parse_topic_rules(data: dict) -> TopicRules:
         pattern=_alternation(list(table)),
         repeat_factor=float(thresholds["repeat_factor"]),
         max_repeats=int(thresholds["max_repeats"]),
+        list_factor=float(thresholds["list_factor"]),
+        list_marks=str(thresholds["list_marks"]),
         min_score=float(thresholds["min_score"]),
+        short_chars=int(thresholds["short_chars"]),
+        short_min_score=float(thresholds["short_min_score"]),
         relative=float(thresholds["relative"]),
         doc_min_score=float(data["document"]["min_score"]),
         heading=_heading_rules(data["heading"]),
@@ -137,13 +152,26 @@ def term_scores(text: str, rules: TopicRules) -> tuple[dict[str, float], dict[st
     evidence: dict[str, list[str]] = {}
     if rules.pattern is None:
         return raw, evidence
-    counts = Counter(rules.pattern.findall(text))
+    counts: Counter[str] = Counter()
+    listed: Counter[str] = Counter()
+    for match in rules.pattern.finditer(text):
+        term = match.group()
+        counts[term] += 1
+        if _in_list(text, match.start(), match.end(), rules.list_marks):
+            listed[term] += 1
     for term, count in counts.items():
         factor = 1.0 + rules.repeat_factor * (min(count, rules.max_repeats) - 1)
+        if listed[term] == count:  # only ever named as an item of an enumeration
+            factor *= rules.list_factor
         for topic, weight in rules.term_weights[term]:
             raw[topic] = raw.get(topic, 0.0) + weight * factor
             evidence.setdefault(topic, []).append(term)
     return raw, evidence
+
+
+def _in_list(text: str, start: int, end: int, marks: str) -> bool:
+    """Whether a match is an item of an enumeration (``甲、乙、丙``): a list mark right before or after."""
+    return (start > 0 and text[start - 1] in marks) or (end < len(text) and text[end] in marks)
 
 
 def cue_topics(text: str, rules: TopicRules) -> tuple[str, ...]:
@@ -166,8 +194,10 @@ def is_heading(text: str, rules: TopicRules) -> bool:
         return False
     if rules.heading.exclude.search(stripped):
         return False
-    body = stripped.rstrip("。！？!?")
-    return not any(mark in body for mark in "。！？!?；;")
+    if stripped[-1] in "。！？!?":  # a sentence, unless it is an inline heading on its own (——教育扶贫。)
+        match = rules.heading.inline.match(stripped)
+        return bool(match) and match.end() == len(stripped)
+    return not any(mark in stripped for mark in "。！？!?；;")
 
 
 def inline_heading(text: str, rules: TopicRules) -> str | None:
@@ -183,12 +213,13 @@ def _add(raw: dict[str, float], evidence: dict[str, list[str]], topics: Sequence
         evidence.setdefault(topic, []).append(note)
 
 
-def decide(raw: dict[str, float], rules: TopicRules) -> tuple[list[str], dict[str, float]]:
-    """Labels and reported scores from raw scores."""
+def decide(raw: dict[str, float], rules: TopicRules, length: int = 0) -> tuple[list[str], dict[str, float]]:
+    """Labels and reported scores from raw scores (a short paragraph needs less evidence)."""
     best = max(raw.values(), default=0.0)
+    floor = rules.short_min_score if 0 < length <= rules.short_chars else rules.min_score
     labels = [
         topic for topic in rules.labels
-        if raw.get(topic, 0.0) >= rules.min_score and raw.get(topic, 0.0) >= rules.relative * best
+        if raw.get(topic, 0.0) >= floor and raw.get(topic, 0.0) >= rules.relative * best
     ]
     scores = {topic: round(raw.get(topic, 0.0) / (raw.get(topic, 0.0) + rules.min_score), 4)
               for topic in rules.labels}
@@ -202,10 +233,12 @@ def classify_paragraph(text: str, rules: TopicRules, context: tuple[str, ...] = 
     lead = None if heading_like else inline_heading(text, rules)
     if lead:
         _add(raw, evidence, cue_topics(lead, rules), rules.heading.lead_weight, f"lead:{lead.strip()}")
+    own = cue_topics(text, rules) if heading_like else ()
+    if own:
+        _add(raw, evidence, own, rules.heading.lead_weight, f"heading:{text.strip()}")
     if context and not heading_like:
         _add(raw, evidence, context, rules.heading.weight, "heading")
-    labels, scores = decide(raw, rules)
-    own = cue_topics(text, rules) if heading_like else ()
+    labels, scores = decide(raw, rules, len(text.strip()))
     evidence = {topic: _unique(terms) for topic, terms in evidence.items()}
     return TopicDecision(labels, scores, raw, evidence, own, heading_like)
 
@@ -220,12 +253,12 @@ def classify_paragraphs(texts: Sequence[str], rules: TopicRules) -> list[TopicDe
     context: tuple[str, ...] = ()
     context_note = ""
     left = 0
-    for text in texts:
+    for index, text in enumerate(texts):
         decision = classify_paragraph(text, rules, context if left > 0 else ())
         if context and left > 0 and not decision.is_heading:
             _rename_heading_evidence(decision, context_note)
             left -= 1
-        if decision.is_heading:
+        if decision.is_heading and index > 0:  # the first line is a title or masthead: no context
             context, context_note, left = decision.heading_topics, text.strip(), rules.heading.scope
         decisions.append(decision)
     return decisions

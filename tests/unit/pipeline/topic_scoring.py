@@ -116,24 +116,51 @@ def format_table(per_article: dict[str, Score], total: Score) -> str:
     return "\n".join(lines)
 
 
-def evaluate_devset(verbose: bool = False) -> tuple[dict[str, Score], Score]:
-    """Per-article and overall scores of ``Pipeline.analyze`` on the devset."""
+SEEDS = Path(__file__).resolve().parents[3] / "seeds"
+SEED_GOLD = Path(__file__).resolve().parents[2] / "gold" / "seeds"
+
+
+def evaluate(articles: list[tuple[str, str, dict]], gold: dict[str, list[dict]]) -> tuple[dict[str, Score], Score]:
+    """Per-article and overall scores of ``Pipeline.analyze`` for articles that have gold rows."""
     from streams.pipeline.analyzer import Pipeline
 
     pipeline = Pipeline()
-    gold = load_gold(DEVSET / "gold_topics.jsonl")
     per_article: dict[str, Score] = {}
     total = Score()
-    for name, text, meta in devset_articles():
+    for name, text, meta in articles:
+        if name not in gold:
+            continue
         result = pipeline.analyze(text, title=meta.get("title"))
-        score = score_article(result, gold.get(name, []))
+        score = score_article(result, gold[name])
         per_article[name] = score
         total.add(score)
     return per_article, total
 
 
+def evaluate_devset() -> tuple[dict[str, Score], Score]:
+    """Scores on the devset (gold_topics.jsonl)."""
+    return evaluate(devset_articles(), load_gold(DEVSET / "gold_topics.jsonl"))
+
+
+def seed_gold() -> dict[str, list[dict]]:
+    """Seed topic gold rows by seed id (tests/gold/seeds/*.topics.jsonl)."""
+    gold: dict[str, list[dict]] = {}
+    for path in sorted(SEED_GOLD.glob("*.topics.jsonl")):
+        gold.update(load_gold(path))
+    return gold
+
+
+def evaluate_seeds() -> tuple[dict[str, Score], Score]:
+    """Scores on the seeds that have topic gold."""
+    articles = [(p.stem, p.read_text(encoding="utf-8"), {}) for p in sorted(SEEDS.glob("*.txt"))]
+    return evaluate(articles, seed_gold())
+
+
 if __name__ == "__main__":
-    per, all_ = evaluate_devset()
+    import sys
+
+    which = evaluate_seeds if "seeds" in sys.argv[1:] else evaluate_devset
+    per, all_ = which()
     for s in per.values():
         print("\n".join(s.errors))
     print(format_table(per, all_))
