@@ -1,0 +1,385 @@
+"""Start, stop and inspect the local stack: the Kafka broker and the chdb ClickHouse endpoint.
+
+Both run as detached background processes with their PID files and logs under the data
+directory (``<data_dir>/kafka/`` and ``<data_dir>/clickhouse/``), so ``newsetl up`` returns and
+``newsetl down``/``status`` work from any later process:
+
+- :func:`up` starts whatever is not running yet (starting twice is harmless) and waits until
+  both answer (a Kafka Metadata request, ClickHouse ``SELECT version()``), polling with a deadline;
+- :func:`down` stops them (SIGTERM, wait, SIGKILL after a deadline);
+- :func:`status` reports address, pid, version and health of each.
+
+The functions are quiet; pass ``progress`` (e.g. ``rich`` console printing) to see the steps.
+User-facing problems raise :class:`ServiceError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import streams
+from streams.local import ServiceError, kafka
+from streams.settings import Settings
+
+__all__ = ["ServiceError", "ServiceStatus", "up", "down", "status", "KAFKA", "CLICKHOUSE"]
+
+KAFKA = "kafka"
+CLICKHOUSE = "clickhouse"
+KAFKA_START_TIMEOUT = 90.0
+CLICKHOUSE_START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+Progress = Callable[[str], None]
+
+# children started by this process, so that they are reaped (no zombies) when they stop
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What ``status`` knows about one service."""
+
+    name: str
+    address: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    version: str | None = None
+    detail: str = ""
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# --- paths ------------------------------------------------------------------------------------------
+
+
+def clickhouse_dir(settings: Settings) -> Path:
+    """``<data_dir>/clickhouse``: ``data/`` (the engine's path), pid file, log."""
+    return (settings.data_dir / "clickhouse").resolve()
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return (kafka.kafka_dir(settings) if name == KAFKA else clickhouse_dir(settings)) / f"{name}.pid"
+
+
+def _log_file(settings: Settings, name: str) -> Path:
+    if name == KAFKA:
+        return kafka.kafka_dir(settings) / "logs" / "stdout.log"
+    return clickhouse_dir(settings) / "server.log"
+
+
+def _marker(settings: Settings, name: str) -> str:
+    """A string found in the command line of this stack's process (tells it from others)."""
+    if name == KAFKA:
+        return str(kafka.kafka_dir(settings) / "server.properties")
+    return str(clickhouse_dir(settings) / "data")
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _children[pid]
+            return False
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
+            return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _running_pid(settings: Settings, name: str) -> int | None:
+    """The pid of this stack's service if it runs (the pid file is checked against the process)."""
+    pid_file = _pid_file(settings, name)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if not _alive(pid):
+        return None
+    cmdline = _cmdline(pid)
+    if cmdline and _marker(settings, name) not in cmdline:
+        return None  # the pid was reused by another program
+    return pid
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _check_ports(ports: list[tuple[str, int]]) -> None:
+    for host, port in ports:
+        if not _port_free(host, port):
+            raise ServiceError(f"port {port} is already in use by another program")
+
+
+def _spawn(cmd: list[str], log_file: Path, pid_file: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    _children[proc.pid] = proc
+    pid_file.write_text(f"{proc.pid}\n")
+    return proc
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+# --- health -----------------------------------------------------------------------------------------
+
+
+def clickhouse_version(settings: Settings, timeout: float = 2.0) -> str | None:
+    """``SELECT version()`` over HTTP; None when the endpoint does not answer correctly."""
+    url = settings.clickhouse_url.rstrip("/") + "/?query=" + quote("SELECT version()")
+    request = urllib.request.Request(url)
+    user = settings.clickhouse_user
+    password = settings.clickhouse_password.get_secret_value()
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if response.status != 200:
+                return None
+            return response.read().decode().strip() or None
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+
+
+def _kafka_status(settings: Settings) -> ServiceStatus:
+    host, port = settings.kafka_host_port
+    pid = _running_pid(settings, KAFKA)
+    healthy = kafka.probe(host, port)
+    version = kafka.kafka_version(kafka.libs_dir(settings))
+    detail = ""
+    if pid is None and healthy:
+        detail = "answering, but not started by this data directory"
+    elif pid is not None and not healthy:
+        detail = f"process {pid} runs but does not answer; see {_log_file(settings, KAFKA).parent}"
+    elif pid is None:
+        detail = "not running"
+    return ServiceStatus(KAFKA, f"{host}:{port}", pid, pid is not None, healthy, version, detail)
+
+
+def _clickhouse_status(settings: Settings) -> ServiceStatus:
+    pid = _running_pid(settings, CLICKHOUSE)
+    version = clickhouse_version(settings)
+    healthy = version is not None
+    detail = ""
+    if pid is None and healthy:
+        detail = "answering, but not started by this data directory"
+    elif pid is not None and not healthy:
+        detail = f"process {pid} runs but does not answer; see {_log_file(settings, CLICKHOUSE)}"
+    elif pid is None:
+        detail = "not running"
+    return ServiceStatus(
+        CLICKHOUSE, settings.clickhouse_url, pid, pid is not None, healthy, version and f"chdb {version}", detail
+    )
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """Address, pid, version and health of the Kafka broker and the ClickHouse endpoint."""
+    return [_kafka_status(settings), _clickhouse_status(settings)]
+
+
+# --- up / down --------------------------------------------------------------------------------------
+
+
+def _start_kafka(settings: Settings, progress: Progress) -> subprocess.Popen[bytes]:
+    host, port = settings.kafka_host_port
+    if host not in LOOPBACK:
+        raise ServiceError(f"NEWSETL_KAFKA_BROKER points at {host}: `newsetl up` only runs a local broker")
+    _check_ports([(host, port), (host, settings.kafka_controller_port)])
+    kafka.prepare(settings, progress)
+    progress(f"starting Kafka broker on {host}:{port}")
+    return _spawn(
+        kafka.broker_command(settings),
+        _log_file(settings, KAFKA),
+        _pid_file(settings, KAFKA),
+        kafka.kafka_dir(settings),
+    )
+
+
+def _start_clickhouse(settings: Settings, progress: Progress) -> subprocess.Popen[bytes]:
+    host, port = settings.clickhouse_host_port
+    if host not in LOOPBACK:
+        raise ServiceError(f"NEWSETL_CLICKHOUSE_URL points at {host}: `newsetl up` only runs a local endpoint")
+    _check_ports([(host, port)])
+    home = clickhouse_dir(settings)
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "streams.local.clickhouse_http",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--path",
+        str(home / "data"),
+        "--user",
+        settings.clickhouse_user,
+    ]
+    password = settings.clickhouse_password.get_secret_value()
+    password_file = home / "password"
+    if password:
+        password_file.touch(mode=0o600)
+        password_file.chmod(0o600)
+        password_file.write_text(password)
+        cmd += ["--password-file", str(password_file)]
+    else:
+        password_file.unlink(missing_ok=True)
+    progress(f"starting ClickHouse endpoint (chdb) on {settings.clickhouse_url}")
+    # cwd: the directory holding the ``streams`` package, so ``-m`` finds it installed or not
+    return _spawn(
+        cmd, _log_file(settings, CLICKHOUSE), _pid_file(settings, CLICKHOUSE), Path(streams.__file__).parents[1]
+    )
+
+
+def _wait_ready(
+    settings: Settings, name: str, proc: subprocess.Popen[bytes], deadline: float, check: Callable[[], bool]
+) -> None:
+    delay = 0.05
+    while True:
+        if check():
+            return
+        if proc.poll() is not None:
+            _pid_file(settings, name).unlink(missing_ok=True)
+            tail = _log_tail(_log_file(settings, name))
+            raise ServiceError(f"{name} exited during start-up (code {proc.returncode}): {tail}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{name} did not answer in time; see {_log_file(settings, name)}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStatus]:
+    """Start the Kafka broker and the ClickHouse endpoint unless running; wait until both answer."""
+    say = progress or _quiet
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    started: list[tuple[str, subprocess.Popen[bytes], float, Callable[[], bool]]] = []
+    try:
+        if _running_pid(settings, CLICKHOUSE) is None:
+            proc = _start_clickhouse(settings, say)
+            started.append(
+                (
+                    CLICKHOUSE,
+                    proc,
+                    time.monotonic() + CLICKHOUSE_START_TIMEOUT,
+                    lambda: clickhouse_version(settings, timeout=1.0) is not None,
+                )
+            )
+        else:
+            say("ClickHouse endpoint already running")
+        if _running_pid(settings, KAFKA) is None:
+            host, port = settings.kafka_host_port
+            proc = _start_kafka(settings, say)
+            started.append(
+                (KAFKA, proc, time.monotonic() + KAFKA_START_TIMEOUT, lambda: kafka.probe(host, port, timeout=1.0))
+            )
+        else:
+            say("Kafka broker already running")
+        for name, proc, deadline, check in started:
+            _wait_ready(settings, name, proc, deadline, check)
+            say(f"{name} ready")
+    except BaseException:
+        for name, proc, _, _ in started:
+            if proc.poll() is None:
+                _stop_pid(settings, name, proc.pid, 10.0)
+        raise
+    return status(settings)
+
+
+def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    outcome = "stopped"
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            outcome = "killed"
+            kill_deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < kill_deadline:
+                time.sleep(0.05)
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.3)
+    child = _children.pop(pid, None)
+    if child is not None:
+        child.poll()
+    _pid_file(settings, name).unlink(missing_ok=True)
+    return outcome
+
+
+def down(settings: Settings, progress: Progress | None = None) -> list[ServiceStatus]:
+    """Stop both services (SIGTERM, then SIGKILL after a deadline); returns their final status."""
+    say = progress or _quiet
+    for name in (KAFKA, CLICKHOUSE):
+        pid = _running_pid(settings, name)
+        if pid is None:
+            say(f"{name} not running")
+            _pid_file(settings, name).unlink(missing_ok=True)
+            continue
+        say(f"stopping {name} (pid {pid})")
+        outcome = _stop_pid(settings, name, pid, STOP_TIMEOUT)
+        say(f"{name} {outcome}")
+    return status(settings)
