@@ -27,14 +27,14 @@ from streams import __version__
 from streams.pipeline.classify import TopicDecision, classify_document, classify_paragraphs, load_topic_rules
 from streams.pipeline.keywords import KeywordScorer
 from streams.pipeline.normalize import normalize
+from streams.pipeline.regions import find_regions
 from streams.pipeline.segment import get_segmenter
 from streams.pipeline.types import NormalizedDoc
 from streams.settings import Settings
 
-try:  # TEMPORARY: until extract.py / lexicon.py / regions.py land (remove then)
+try:  # TEMPORARY: until extract.py / lexicon.py land (remove then)
     from streams.pipeline.extract import extract_metrics
     from streams.pipeline.lexicon import load_metric_lexicon
-    from streams.pipeline.regions import find_regions
 except ImportError:  # pragma: no cover
     def extract_metrics(doc: NormalizedDoc, *, lexicon: object, published_at: date | None = None,  # noqa: D103
                         default_region: str = "") -> list[MetricResult]:
@@ -42,9 +42,6 @@ except ImportError:  # pragma: no cover
 
     def load_metric_lexicon(rules_dir: Path | None) -> object:  # noqa: D103
         return None
-
-    def find_regions(text: str) -> list[str]:  # noqa: D103
-        return []
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "rules"
 RULE_SUFFIXES = (".json", ".txt")
@@ -125,7 +122,7 @@ def _paragraph_results(doc: NormalizedDoc, decisions: list[TopicDecision]) -> li
 
 def _token_count(counts: Counter[str]) -> int:
     """Tokens that are not whitespace."""
-    return sum(n for word, n in counts.items() if not word.isspace())
+    return counts.total() - sum(counts[word] for word in filter(str.isspace, counts))
 
 
 @lru_cache(maxsize=8)

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_TOPICS_PATH = Path(__file__).parent / "rules" / "topics.json"
+_SENTENCE_MARK = re.compile("[。！？!?；;]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,26 +152,28 @@ def term_scores(text: str, rules: TopicRules) -> tuple[dict[str, float], dict[st
     evidence: dict[str, list[str]] = {}
     if rules.pattern is None:
         return raw, evidence
-    counts: Counter[str] = Counter()
-    listed: Counter[str] = Counter()
-    for match in rules.pattern.finditer(text):
-        term = match.group()
-        counts[term] += 1
-        if _in_list(text, match.start(), match.end(), rules.list_marks):
-            listed[term] += 1
+    counts: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    marks = rules.list_marks
+    if not any(mark in text for mark in marks):  # fast path: no enumeration in the paragraph
+        for term in rules.pattern.findall(text):
+            counts[term] = counts.get(term, 0) + 1
+    else:
+        end_of_text = len(text)
+        for match in rules.pattern.finditer(text):
+            term = match.group()
+            counts[term] = counts.get(term, 0) + 1
+            start, end = match.span()
+            if (start and text[start - 1] in marks) or (end < end_of_text and text[end] in marks):
+                listed[term] = listed.get(term, 0) + 1
     for term, count in counts.items():
         factor = 1.0 + rules.repeat_factor * (min(count, rules.max_repeats) - 1)
-        if listed[term] == count:  # only ever named as an item of an enumeration
+        if listed.get(term) == count:  # only ever named as an item of an enumeration
             factor *= rules.list_factor
         for topic, weight in rules.term_weights[term]:
             raw[topic] = raw.get(topic, 0.0) + weight * factor
             evidence.setdefault(topic, []).append(term)
     return raw, evidence
-
-
-def _in_list(text: str, start: int, end: int, marks: str) -> bool:
-    """Whether a match is an item of an enumeration (``甲、乙、丙``): a list mark right before or after."""
-    return (start > 0 and text[start - 1] in marks) or (end < len(text) and text[end] in marks)
 
 
 def cue_topics(text: str, rules: TopicRules) -> tuple[str, ...]:
@@ -197,7 +199,7 @@ def is_heading(text: str, rules: TopicRules) -> bool:
     if stripped[-1] in "。！？!?":  # a sentence, unless it is an inline heading on its own (——教育扶贫。)
         match = rules.heading.inline.match(stripped)
         return bool(match) and match.end() == len(stripped)
-    return not any(mark in stripped for mark in "。！？!?；;")
+    return _SENTENCE_MARK.search(stripped) is None
 
 
 def inline_heading(text: str, rules: TopicRules) -> str | None:

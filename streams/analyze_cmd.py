@@ -1,0 +1,118 @@
+"""``newsetl analyze FILE... --format json|table``: the pipeline offline, one result per file.
+
+JSON: one ``AnalysisResult.contract()`` object per input file, one per line (JSON Lines), in
+input order, ``ensure_ascii=False``. Table: a rich table of paragraph topics and one of metrics.
+
+A file that is missing, a directory, or not decodable is reported as one line on stderr
+(``newsetl analyze: error: <path>: <reason>``); the other files are still processed and the
+exit code is 1 at the end. Accepted encodings: UTF-8 (with or without BOM); anything else is
+"not UTF-8 text" — we do not guess GB18030, because a wrong guess gives silently wrong text.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from schemas.models import AnalysisResult
+from streams.pipeline.analyzer import get_pipeline
+from streams.settings import Settings
+
+Format = Literal["json", "table"]
+
+
+class InputError(Exception):
+    """A user-facing problem with one input file."""
+
+
+def read_article(path: Path, max_chars: int | None = None) -> str:
+    """Text of ``path`` decoded as UTF-8 (BOM allowed); :class:`InputError` otherwise."""
+    if not path.exists():
+        raise InputError("no such file")
+    if path.is_dir():
+        raise InputError("is a directory, expected a text file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (undecodable byte at offset {exc.start})") from None
+    if not text.strip():
+        raise InputError("empty file")
+    if max_chars is not None and len(text) > max_chars:
+        raise InputError(f"too long: {len(text)} characters, limit {max_chars} (NEWSETL_MAX_DOC_CHARS)")
+    return text
+
+
+def to_json_line(result: AnalysisResult) -> str:
+    """One JSON Lines record of the analysis contract."""
+    return json.dumps(result.contract(), ensure_ascii=False)
+
+
+def render_table(path: Path, result: AnalysisResult, console: Console) -> None:
+    """Human-readable view: document summary, paragraph topics, metrics."""
+    doc = result.doc
+    scores = "  ".join(f"{topic} {score:.2f}" for topic, score in doc.topic_scores.items())
+    console.print(f"[bold]{path}[/bold]  doc_id={doc.doc_id}  script={doc.script}")
+    console.print(f"topics: {', '.join(doc.topics) or '—'}   scores: {scores}")
+    console.print(f"regions: {', '.join(doc.regions) or '—'}   keywords: {', '.join(result.keywords) or '—'}")
+    console.print(_paragraph_table(result))
+    console.print(_metric_table(result))
+
+
+def _paragraph_table(result: AnalysisResult) -> Table:
+    table = Table(title="paragraph topics", show_lines=False)
+    for column in ("#", "topics", "evidence", "text"):
+        table.add_column(column, overflow="fold")
+    for para in result.paragraphs:
+        evidence = "; ".join(f"{t}: {', '.join(terms[:4])}" for t, terms in para.evidence.items() if t in para.topics)
+        table.add_row(str(para.index), ", ".join(para.topics) or "—", evidence, _clip(para.text, 40))
+    return table
+
+
+def _metric_table(result: AnalysisResult) -> Table:
+    table = Table(title=f"metrics ({len(result.metrics)})")
+    for column in ("¶", "span", "value", "unit", "qualifier", "metric", "topic", "region", "year"):
+        table.add_column(column, overflow="fold")
+    for m in result.metrics:
+        value = f"{m.value:,.10g}"
+        if m.value_low is not None and m.value_high is not None:
+            value += f" ({m.value_low:,.10g}–{m.value_high:,.10g})"
+        table.add_row(str(m.paragraph_index), m.span, value, m.unit, m.qualifier, m.metric, m.topic,
+                      m.region, "" if m.year is None else str(m.year))
+    return table
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_analyze(paths: list[Path], fmt: Format, settings: Settings, *,
+                out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Analyze ``paths`` in order, print results to ``out``; return the exit code (0 or 1)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    pipeline = get_pipeline(settings)
+    console = Console(file=out, soft_wrap=False) if fmt == "table" else None
+    failed = 0
+    for path in paths:
+        try:
+            text = read_article(path, settings.max_doc_chars)
+        except InputError as exc:
+            failed += 1
+            print(f"newsetl analyze: error: {path}: {exc}", file=err, flush=True)
+            continue
+        result = pipeline.analyze(text)
+        if console is None:
+            out.write(to_json_line(result) + "\n")
+            out.flush()
+        else:
+            render_table(path, result, console)
+    return 1 if failed else 0

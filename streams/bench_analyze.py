@@ -1,0 +1,71 @@
+"""Throughput of ``Pipeline.analyze`` next to raw rjieba segmentation, on one core, in one run.
+
+``bench_analyze(paths, repeat, settings)`` reads the files once, warms the pipeline up, then times
+``repeat`` passes of (a) ``Pipeline.analyze`` over every file and (b) a bare ``rjieba.Jieba().cut``
+(jieba's default dictionary, no user words) over the same raw texts. Throughput is UTF-8 input
+megabytes (10^6 bytes) per second of wall time (``time.perf_counter``); both are single-threaded.
+The target is ``ratio = analyze / segment >= 0.5``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.pipeline.analyzer import get_pipeline
+from streams.settings import Settings
+
+
+def _throughput(work: Callable[[], object], total_bytes: int, repeat: int) -> tuple[float, float]:
+    """(MB/s, seconds) for ``repeat`` calls of ``work`` that each process ``total_bytes``."""
+    started = time.perf_counter()
+    for _ in range(repeat):
+        work()
+    seconds = time.perf_counter() - started
+    return (total_bytes * repeat / seconds / 1e6 if seconds > 0 else float("inf")), seconds
+
+
+def bench_analyze(paths: list[Path], repeat: int, settings: Settings) -> dict:
+    """Measure analyze vs raw segmentation throughput; returns a JSON-ready dict."""
+    import rjieba
+
+    texts = [path.read_text(encoding="utf-8") for path in paths]
+    total_bytes = sum(len(text.encode("utf-8")) for text in texts)
+    pipeline = get_pipeline(settings)
+    raw_jieba = rjieba.Jieba()
+    for text in texts:  # warm-up: caches, lazy imports, allocator
+        pipeline.analyze(text)
+        raw_jieba.cut(text)
+
+    def analyze_all() -> None:
+        for text in texts:
+            pipeline.analyze(text)
+
+    def segment_all() -> None:
+        for text in texts:
+            raw_jieba.cut(text)
+
+    analyze_mbs, analyze_s = _throughput(analyze_all, total_bytes, repeat)
+    segment_mbs, segment_s = _throughput(segment_all, total_bytes, repeat)
+    return {
+        "files": len(paths),
+        "bytes": total_bytes,
+        "repeat": repeat,
+        "segmenter": settings.segmenter,
+        "pipeline_version": pipeline.version,
+        "analyze_mb_s": round(analyze_mbs, 3),
+        "analyze_seconds": round(analyze_s, 4),
+        "analyze_docs_s": round(len(texts) * repeat / analyze_s, 1) if analyze_s else None,
+        "segment_mb_s": round(segment_mbs, 3),
+        "segment_seconds": round(segment_s, 4),
+        "ratio": round(analyze_mbs / segment_mbs, 3) if segment_mbs else None,
+    }
+
+
+if __name__ == "__main__":  # python -m streams.bench_analyze seeds/*.txt
+    import json
+    import sys
+
+    files = [Path(arg) for arg in sys.argv[1:]] or sorted(Path("seeds").glob("*.txt"))
+    print(json.dumps(bench_analyze(files, 20, Settings()), ensure_ascii=False, indent=2))
