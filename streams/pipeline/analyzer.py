@@ -79,7 +79,8 @@ class Pipeline:
         self.version: str = f"{__version__}+r{rules_hash(files)}"
         self.segmenter = get_segmenter(segmenter, files["dict.txt"])
         self.topic_rules = load_topic_rules(files["topics.json"])
-        self.metric_lexicon = load_metric_lexicon(rules_dir)
+        metrics_dir = files["metrics.json"].parent if "metrics.json" in files else rules_dir
+        self.metric_lexicon = load_metric_lexicon(metrics_dir)
         domain_terms = set(self.segmenter.words) | set(self.topic_rules.term_weights)
         self.keyword_scorer = KeywordScorer.for_terms(domain_terms)
 

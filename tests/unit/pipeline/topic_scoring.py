@@ -21,6 +21,7 @@ from schemas.models import AnalysisResult
 
 DEVSET = Path("/work/shared/devset")
 _SPACE = re.compile(r"\s+")
+_PINYIN = re.compile(r"[(（][a-zA-Z\u00c0-\u024f\u1e00-\u1eff]{0,7}(?:[)）]|$)")
 
 
 @lru_cache(maxsize=1)
@@ -31,8 +32,9 @@ def _t2s():  # noqa: ANN202
 
 
 def match_key(text: str) -> str:
-    """Comparison key: NFKC, traditional→simplified, no whitespace."""
-    return _SPACE.sub("", _t2s().convert(unicodedata.normalize("NFKC", text)))
+    """Comparison key: NFKC, traditional→simplified, no pinyin annotations, no whitespace."""
+    text = _SPACE.sub("", _t2s().convert(unicodedata.normalize("NFKC", text)))
+    return _PINYIN.sub("", text)
 
 
 @dataclass
