@@ -1,0 +1,534 @@
+"""Quantitative metrics from a normalized document (DESIGN.md "The analysis contract").
+
+For each sentence the scanner finds number words (Arabic with thousands separators and
+decimals, Chinese numerals of two or more characters), reads a multiplier (万/亿/…), an inner
+approximation (余/多), a second number of a range (``3至5万元``, ``1,800元至2,600元``,
+``三四百人``), the unit (``rules/metrics.json``: surface unit → base unit and factor) or, for a
+bare 万/亿 count, the noun that carries the unit (``1.77万贫困人口`` → 人), and adjacent
+qualifiers (``近``/``超过``/… before, ``左右``/``以上``/… after). A qualifier away from the number
+(``至少配备1名``, ``约占…的68%``) or shared by an enumeration (``分别不超过0.3万元、0.5万元和1万元``)
+is found in the clause before it. Figures without a base unit, inside 《…》 or short quotes,
+after 第, glued to Latin letters, ``?``/U+FFFD, ``:`` or ``+``, phone numbers and time spans
+(``两个多小时``) are not metrics.
+
+Each metric gets ``subject`` (the words before/after it, trimmed), ``metric``/``topic`` from the
+lexicon rules, ``year`` (a year written earlier in the same sentence that governs it — following
+the devset convention, 今年/去年 give ``None`` even when the publication date is known) and
+``region`` (全省/全市 → that ancestor of the document region; else a region named in the
+sentence, else the paragraph, inside the document region; else the document region; else
+``default_region``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from dataclasses import dataclass
+
+from schemas.models import MetricResult
+from streams.pipeline.lexicon import MetricLexicon
+from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
+from streams.pipeline.regions import find_regions, is_within, main_region, region_by_name
+from streams.pipeline.types import NormalizedDoc, Sentence
+
+_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
+_MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
+_RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
+_APPROX_INNER = re.compile(r"余|多")
+_DELIMS = "，,；;。：:、！？!?\n"
+_CLAUSE_DELIMS = "，,；;。：:！？!?\n"
+_BAD_BEFORE = set("第.:+/?\ufffd#@")
+_BAD_AFTER = set(":+/?\ufffd")
+_FIGURE_CHARS = re.compile(r"[\d.,%]+(?:万|亿)?")
+_GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
+_GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
+_YEAR_RANGE_HEAD = re.compile(r"\d年?[-—~至到]$")
+_FROM = re.compile(r"[从由][^，,；;。\d]{0,6}$")
+_YEAR = re.compile(r"((?:19|20)\d{2})年")
+_YEAR_BLOCKERS = ("较", "比", "与", "同", "相比", "对比")
+_YEAR_NAME_WORDS = ("会议", "方案", "要点", "计划", "规划", "意见", "通知", "办法", "大会")
+_YEAR_WORDS = re.compile(r"(?:19|20)\d{2}年(?:底|末|初|上半年|下半年|前三季度|全年)?的?")
+_INHERIT_PREFIXES = (
+    "其中", "较", "比", "同比", "相比", "降至", "降到", "下降到", "下降至", "提高到", "提高至", "提升到", "增加到", "增至", "上升到", "上升至",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Figure:
+    start: int
+    end: int
+    value: float
+    low: float | None
+    high: float | None
+    unit: str
+    qualifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    end: int
+    value: float
+    cn_range: tuple[float, float] | None
+    approx: bool
+    factor: float
+
+
+def _left_char(text: str, index: int) -> str:
+    return text[index - 1] if index > 0 else ""
+
+
+def _parse_token(token: str) -> tuple[float | None, tuple[float, float] | None]:
+    if token[0].isdigit():
+        return parse_arabic(token), None
+    if not any(c in CN_DIGITS for c in token):
+        return None, None  # 千万 / 百万 as words
+    cn_range = parse_cn_range(token)
+    if cn_range is not None:
+        return None, cn_range
+    value = parse_cn_integer(token)
+    return (float(value) if value is not None else None), None
+
+
+class _Scanner:
+    """Reads the figures of one sentence."""
+
+    def __init__(self, text: str, lexicon: MetricLexicon) -> None:
+        self.text = text
+        self.lex = lexicon
+        self.blocked = _blocked_spans(text)
+
+    def _unit_at(self, pos: int) -> tuple[str, str, float] | None:
+        for surface, (base, factor) in self.lex.units.items():
+            if self.text.startswith(surface, pos):
+                need = self.lex.units_needing_context.get(surface)
+                if need and need not in self.text:
+                    return None
+                if surface[-1].isascii() and surface[-1].isalpha():
+                    after = self.text[pos + len(surface) : pos + len(surface) + 1]
+                    if after.isascii() and after.isalnum():
+                        return None
+                return surface, base, factor
+        return None
+
+    def _multiplier_at(self, pos: int) -> tuple[int, float]:
+        match = _MULTIPLIER.match(self.text, pos)
+        if match and not self._unit_at(pos):
+            return match.end(), MULTIPLIERS[match.group()]
+        return pos, 1.0
+
+    def _bare_noun_at(self, pos: int) -> tuple[int, str] | None:
+        for unit, nouns in self.lex.bare_count_nouns.items():
+            for noun in nouns:
+                if self.text.startswith(noun, pos):
+                    return pos + len(noun), unit
+        return None
+
+    def _number_at(self, pos: int) -> _Number | None:
+        """A number (with multiplier and 余/多) at ``pos``."""
+        match = _NUMBER.match(self.text, pos)
+        if not match:
+            return None
+        value, cn_range = _parse_token(match.group())
+        if value is None and cn_range is None:
+            return None
+        end, factor = self._multiplier_at(match.end())
+        approx = False
+        inner = _APPROX_INNER.match(self.text, end)
+        if inner:
+            end, approx = inner.end(), True
+        if cn_range is not None:
+            return _Number(end, 0.0, (cn_range[0] * factor, cn_range[1] * factor), approx, factor)
+        assert value is not None
+        return _Number(end, value * factor, None, approx, factor)
+
+    def valid_start(self, start: int, token: str) -> bool:
+        if any(a <= start < b for a, b in self.blocked):
+            return False
+        before = _left_char(self.text, start)
+        if before in _BAD_BEFORE or before.isdigit() or (before.isascii() and before.isalpha()):
+            return False
+        if token[0].isdigit():
+            digits = token.replace(",", "").split(".")[0]
+            if (len(digits) >= 7 and "," not in token and "." not in token) or (len(digits) > 1 and digits[0] == "0" and "." not in token):
+                return False
+            if self.text.startswith("-", start + len(token)) and self.text[start + len(token) + 1 : start + len(token) + 2].isdigit():
+                nxt = _NUMBER.match(self.text, start + len(token) + 1)
+                if nxt and len(nxt.group()) >= 5:
+                    return False  # 0718-82613200
+        return True
+
+    def figure_at(self, start: int) -> _Figure | None:
+        first = self._number_at(start)
+        if first is None:
+            return None
+        pos, value, approx = first.end, first.value, first.approx
+        low, high = first.cn_range if first.cn_range else (None, None)
+        unit_info = self._unit_at(pos)
+        if unit_info is None and first.cn_range is None:
+            ranged = self._range_tail(first)
+            if ranged is not None:
+                pos, low, high, unit_info = ranged
+        elif unit_info is not None and first.cn_range is None:
+            ranged = self._range_tail_with_unit(start, first, unit_info)
+            if ranged is not None:
+                end, low, high = ranged
+                return self._finish(start, end, low, high, unit_info[1], "approx")
+        if unit_info is None:
+            if first.factor < 10_000:
+                return None
+            bare = self._bare_noun_at(pos)
+            if bare is None:
+                return None
+            return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
+        surface, base, factor = unit_info
+        end = pos + len(surface)
+        if base == "个" and any(self.text.startswith(w, end) for w in self.lex.excluded_after_ge):
+            return None
+        if self.text[end : end + 1] in _BAD_AFTER:
+            return None
+        if low is not None and high is not None:
+            low, high = low * factor, high * factor
+        return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
+
+    def _range_tail(self, first: _Number) -> tuple[int, float, float, tuple[str, str, float]] | None:
+        """``3至5万元`` / ``20—30人``: the second number carries the unit (and the multiplier)."""
+        sep = _RANGE_SEP.match(self.text, first.end)
+        if not sep:
+            return None
+        second = self._number_at(sep.end())
+        if second is None or second.cn_range is not None:
+            return None
+        unit_info = self._unit_at(second.end)
+        if unit_info is None:
+            return None
+        low = first.value * (second.factor if first.factor == 1.0 else 1.0)
+        if low >= second.value:
+            return None
+        return second.end, low, second.value, unit_info
+
+    def _range_tail_with_unit(
+        self, start: int, first: _Number, unit_info: tuple[str, str, float]
+    ) -> tuple[int, float, float] | None:
+        """``1,800元至2,600元``: both numbers carry the same unit."""
+        surface, _, factor = unit_info
+        sep = _RANGE_SEP.match(self.text, first.end + len(surface))
+        if not sep or sep.group() == "-" or self._from_before(start):
+            return None
+        second = self._number_at(sep.end())
+        if second is None or second.cn_range is not None or not self.text.startswith(surface, second.end):
+            return None
+        if first.value >= second.value:
+            return None
+        return second.end + len(surface), first.value * factor, second.value * factor
+
+    def _from_before(self, start: int) -> bool:
+        """``从3,960元到4,680元`` is a change (two figures), not a range."""
+        return bool(_FROM.search(self.text, 0, start))
+
+    def _finish(
+        self,
+        start: int,
+        end: int,
+        low: float | None,
+        high: float | None,
+        unit: str,
+        qualifier: str,
+        value: float | None = None,
+    ) -> _Figure:
+        if low is not None and high is not None:
+            value, qualifier = (low + high) / 2, "approx"
+        for word, kind in self.lex.qualifiers_after.items():
+            if self.text.startswith(word, end):
+                end += len(word)
+                qualifier = kind if qualifier == "exact" or kind == "approx" else qualifier
+                break
+        for word, kind in self.lex.qualifiers_before.items():
+            if self.text.endswith(word, 0, start):
+                start -= len(word)
+                qualifier = kind if qualifier == "exact" else qualifier
+                break
+        assert value is not None
+        return _Figure(start, end, value, low, high, unit, qualifier)
+
+
+def _blocked_spans(text: str) -> list[tuple[int, int]]:
+    """《…》 titles and short quoted names (“四个不摘”, “351”)."""
+    spans: list[tuple[int, int]] = []
+    for opener, closer, limit in (("《", "》", 200), ("“", "”", 12), ("\"", "\"", 12), ("「", "」", 12)):
+        index = text.find(opener)
+        while index != -1:
+            close = text.find(closer, index + 1)
+            if close == -1:
+                break
+            if close - index <= limit:
+                spans.append((index, close + 1))
+            index = text.find(opener, close + 1)
+    return spans
+
+
+def _scan_sentence(text: str, lexicon: MetricLexicon) -> list[_Figure]:
+    scanner = _Scanner(text, lexicon)
+    figures: list[_Figure] = []
+    consumed = 0
+    for match in _NUMBER.finditer(text):
+        start = match.start()
+        if start < consumed or not scanner.valid_start(start, match.group()):
+            continue
+        try:
+            figure = scanner.figure_at(start)
+        except (ValueError, OverflowError, ArithmeticError):
+            figure = None
+        if figure is None or not math.isfinite(figure.value):
+            continue
+        if figures and figure.start < figures[-1].end:
+            figure.start = figures[-1].end
+        figures.append(figure)
+        consumed = figure.end
+    return figures
+
+
+# ---------------------------------------------------------------- context: words, qualifiers
+
+
+def _segment_start(text: str, index: int, floor: int) -> int:
+    cut = floor
+    for i in range(index - 1, floor - 1, -1):
+        if text[i] in _DELIMS:
+            cut = i + 1
+            break
+    return cut
+
+
+def _right_words(text: str, end: int) -> str:
+    """Words after a figure up to the clause end, figures removed (``3.18万户8.95万名脱贫人口``).
+
+    An enumeration comma is crossed only when a noun follows the unit directly
+    (``1,206名高血压、糖尿病患者``), not in ``龙头企业46家、合作社…``.
+    """
+    stop = end
+    crosses_enumeration = end < len(text) and text[end] not in _DELIMS
+    while stop < len(text) and stop - end < 30:
+        char = text[stop]
+        if char in _CLAUSE_DELIMS or (char == "、" and not crosses_enumeration):
+            break
+        stop += 1
+    return _FIGURE_CHARS.sub("", text[end:stop])
+
+
+def _clause_start(text: str, index: int) -> int:
+    for i in range(index - 1, -1, -1):
+        if text[i] in _CLAUSE_DELIMS:
+            return i + 1
+    return 0
+
+
+def _away_qualifier(text: str, figure: _Figure, lexicon: MetricLexicon) -> str | None:
+    """A qualifier standing away from the figure in its clause (see module doc)."""
+    clause = text[_clause_start(text, figure.start) : figure.start]
+    for word, kind in lexicon.qualifiers_before.items():
+        at = clause.rfind(word)
+        if at == -1 or (word == "超过" and clause[at - 1 : at] == "不"):
+            continue
+        between = clause[at + len(word) :]
+        if not between:
+            continue
+        if re.fullmatch(r"(?:[\d.,万亿千百]+[^\s，,；;。、和及与]{0,4}?[、和及与])+", between):
+            return kind
+        if word in ("近",):
+            continue
+        verb = next((v for v in lexicon.qualifier_verbs if between.startswith(v)), None)
+        if verb and len(between) <= 14 and not any(c.isdigit() for c in between):
+            return kind
+    return None
+
+
+def _strip_subject(words: str, lexicon: MetricLexicon) -> str:
+    words = _YEAR_WORDS.sub("", words)
+    words = re.sub(r"[“”\"《》（）()\s]", "", words)
+    changed = True
+    while changed and words:
+        changed = False
+        for prefix in lexicon.subject_strip_prefixes:
+            if words.startswith(prefix) and len(words) > len(prefix):
+                words, changed = words[len(prefix) :], True
+        for suffix in lexicon.subject_strip_suffixes:
+            if words.endswith(suffix) and len(words) > len(suffix):
+                words, changed = words[: -len(suffix)], True
+    return words[:24]
+
+
+# ---------------------------------------------------------------- year and region
+
+
+def _year_for(text: str, index: int) -> int | None:
+    """The last year written before ``index`` in the sentence that governs what follows it."""
+    year: int | None = None
+    blocked = _blocked_spans(text)
+    for match in _YEAR.finditer(text, 0, index):
+        start = match.start()
+        if any(a <= start < b for a, b in blocked):
+            continue
+        if any(text.endswith(w, 0, start) for w in _YEAR_BLOCKERS):
+            continue
+        if _YEAR_RANGE_HEAD.search(text, 0, start):
+            continue  # second year of 2016—2020年
+        clause_end = next((i for i in range(match.end(), len(text)) if text[i] in _CLAUSE_DELIMS), len(text))
+        if any(w in text[match.end() : clause_end] for w in _YEAR_NAME_WORDS) and clause_end <= index:
+            continue
+        year = int(match.group(1))
+    return year
+
+
+@dataclass(slots=True)
+class _RegionContext:
+    doc_region: str
+    paragraph_regions: dict[int, str]
+
+    def for_sentence(self, sentence: Sentence, left: str) -> str:
+        doc = self.doc_region
+        if doc:
+            region = region_by_name(doc)
+            if region is not None and "全省" in left and region.level > 1:
+                return find_regions_province(doc)
+            if region is not None and "全市" in left and region.level > 2:
+                return find_regions_city(doc)
+        for candidate in (find_regions(sentence.text), [self.paragraph_regions.get(sentence.paragraph_index, "")]):
+            inside = [r for r in candidate if r and (not doc or is_within(r, doc))]
+            if inside:
+                return max(inside, key=lambda r: region_by_name(r).level if region_by_name(r) else 0)
+        return doc
+
+
+def find_regions_province(full_name: str) -> str:
+    region = region_by_name(full_name)
+    if region is None:
+        return full_name
+    from streams.pipeline.regions import province_of
+
+    return province_of(full_name) or full_name
+
+
+def find_regions_city(full_name: str) -> str:
+    region = region_by_name(full_name)
+    if region is None:
+        return full_name
+    for name in (full_name[:i] for i in range(len(full_name), 0, -1)):
+        candidate = region_by_name(name)
+        if candidate is not None and candidate.level == 2 and candidate.code == region.city_code:
+            return name
+    return full_name
+
+
+# ---------------------------------------------------------------- public API
+
+
+def extract_metrics(
+    doc: NormalizedDoc,
+    *,
+    lexicon: MetricLexicon,
+    published_at: datetime.date | None = None,
+    default_region: str = "",
+) -> list[MetricResult]:
+    """All metrics of ``doc`` in text order (see module doc). ``published_at`` is accepted for
+    the contract but, per the devset convention, relative years (今年/去年) are not resolved."""
+    del published_at
+    doc_region = main_region(doc.text) or default_region
+    regions = _RegionContext(
+        doc_region=doc_region,
+        paragraph_regions={p.index: (find_regions(p.text) or [""])[0] for p in doc.paragraphs},
+    )
+    results: list[MetricResult] = []
+    for sentence in doc.sentences:
+        results.extend(_sentence_metrics(sentence, lexicon, regions))
+    return results
+
+
+def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _RegionContext) -> list[MetricResult]:
+    text = sentence.text
+    figures = _scan_sentence(text, lexicon)
+    results: list[MetricResult] = []
+    previous_end = 0
+    prev_left = ""
+    history: list[tuple[str, str, str, str]] = []  # (unit, metric, topic, subject)
+    for figure in figures:
+        seg_start = _segment_start(text, figure.start, previous_end)
+        left = text[seg_start : figure.start]
+        right = _right_words(text, figure.end)
+        gap = text[previous_end : figure.start] if previous_end else "x"
+        if prev_left and (_GAP_ONLY_CONNECTIVES.fullmatch(gap) or not _strip_subject(left, lexicon)) and (
+            _GAP_ONLY_CONNECTIVES.fullmatch(gap) or not any(c in _CLAUSE_DELIMS for c in gap)
+        ):
+            left = prev_left + left
+        prev_left = left
+        previous_end = figure.end
+        metric, topic = lexicon.classify(left, right, figure.unit)
+        if metric == "other" and topic is None:
+            wider = text[_clause_start(text, _clause_start(text, figure.start) - 1) : figure.start]
+            metric, topic = lexicon.classify(wider, right, figure.unit)
+        inherited = _inherit(text[seg_start : figure.start], figure.unit, history, metric)
+        inherited_topic = None
+        if inherited is not None:
+            metric, inherited_topic = inherited
+            topic = lexicon.metric_topics.get(metric)
+        if topic is None:
+            topic = lexicon.topic_of(f"{left} {right}") or inherited_topic
+            if topic is None and metric == "growth_rate" and history:
+                topic = history[-1][2]
+            if topic is None:
+                topic = "other"
+        qualifier = figure.qualifier
+        if qualifier == "exact":
+            qualifier = _away_qualifier(text, figure, lexicon) or qualifier
+        subject = _strip_subject(left, lexicon)
+        if figure.unit in ("人", "户", "个", "家", "所", "座", "处", "支") and right:
+            noun = _strip_subject(right, lexicon)
+            subject = (subject + noun)[:24] if len(subject) < 6 else subject
+        if metric == "growth_rate" and history and len(subject) <= 6:
+            subject = history[-1][3] + subject
+        history.append((figure.unit, metric, topic, subject))
+        start, end = sentence.start + figure.start, sentence.start + figure.end
+        results.append(
+            MetricResult(
+                sentence=text,
+                span=text[figure.start : figure.end],
+                char_start=start,
+                char_end=end,
+                value=_clean(figure.value),
+                value_low=None if figure.low is None else _clean(figure.low),
+                value_high=None if figure.high is None else _clean(figure.high),
+                unit=figure.unit,
+                qualifier=qualifier,
+                subject=subject or left.strip()[-12:],
+                metric=metric,
+                topic=topic,
+                region=regions.for_sentence(sentence, left),
+                year=_year_for(text, figure.start),
+                paragraph_index=sentence.paragraph_index,
+            )
+        )
+    return results
+
+
+def _inherit(
+    left: str, unit: str, history: list[tuple[str, str, str, str]], own_metric: str
+) -> tuple[str, str] | None:
+    """``其中…``/``较上年增加…``/``降至…`` figures take the metric of the last one with the same unit.
+
+    After ``其中`` a figure keeps its own metric when its words name a specific one
+    (``其中428名毕业生…就业``).
+    """
+    stripped = _YEAR_WORDS.sub("", left).strip("，,；; ")
+    if own_metric == "growth_rate" or not stripped.startswith(_INHERIT_PREFIXES):
+        return None
+    if stripped.startswith("其中") and own_metric not in _GENERIC_METRICS:
+        return None
+    for prev_unit, metric, topic, _ in reversed(history):
+        if prev_unit == unit:
+            return metric, topic
+    return None
+
+
+def _clean(value: float) -> float:
+    rounded = round(value, 6)
+    return float(int(rounded)) if rounded.is_integer() else rounded

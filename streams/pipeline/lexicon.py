@@ -1,0 +1,117 @@
+"""The metric lexicon: units, qualifiers and subject → metric/topic rules, from a data file.
+
+The rules live in ``rules/metrics.json`` (versioned with the package) so that they can be
+improved without touching code; ``load_metric_lexicon(rules_dir)`` reads another directory's
+``metrics.json`` instead. See the ``comment`` in that file for how the rules are applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent / "rules"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRule:
+    metric: str
+    keywords: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    left_regex: re.Pattern[str] | None = None
+    topic: str | None = None
+
+    def matches(self, left: str, context: str, unit: str) -> bool:
+        if self.units and unit not in self.units:
+            return False
+        if self.left_regex is not None and not self.left_regex.search(left):
+            return False
+        return not self.keywords or any(k in context for k in self.keywords)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    topic: str
+    keywords: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricLexicon:
+    version: str
+    units: dict[str, tuple[str, float]]
+    units_needing_context: dict[str, str]
+    bare_count_nouns: dict[str, tuple[str, ...]]
+    qualifiers_before: dict[str, str]
+    qualifiers_after: dict[str, str]
+    qualifier_verbs: tuple[str, ...]
+    excluded_after_ge: tuple[str, ...]
+    metric_rules: tuple[MetricRule, ...]
+    metric_topics: dict[str, str]
+    topic_rules: tuple[TopicRule, ...]
+    subject_strip_prefixes: tuple[str, ...]
+    subject_strip_suffixes: tuple[str, ...]
+
+    def classify(self, left: str, right: str, unit: str) -> tuple[str, str | None]:
+        """(metric key, topic or ``None`` when the rule leaves it open) for a figure's words."""
+        context = f"{left} {right}"
+        for rule in self.metric_rules:
+            if rule.matches(left, context, unit):
+                return rule.metric, rule.topic or self.metric_topics.get(rule.metric)
+        return "other", None
+
+    def topic_of(self, text: str) -> str | None:
+        """The first topic whose keyword occurs in ``text``."""
+        for rule in self.topic_rules:
+            if any(k in text for k in rule.keywords):
+                return rule.topic
+        return None
+
+
+def _by_length(mapping: dict[str, str]) -> dict[str, str]:
+    return dict(sorted(mapping.items(), key=lambda item: -len(item[0])))
+
+
+def lexicon_from_dict(data: dict) -> MetricLexicon:
+    """Build a lexicon from the parsed JSON (longest surface forms first where order matters)."""
+    rules = tuple(
+        MetricRule(
+            metric=r["metric"],
+            keywords=tuple(r.get("keywords", ())),
+            units=tuple(r.get("units", ())),
+            left_regex=re.compile(r["left_regex"]) if r.get("left_regex") else None,
+            topic=r.get("topic"),
+        )
+        for r in data["metric_rules"]
+    )
+    units = {k: (v[0], float(v[1])) for k, v in sorted(data["units"].items(), key=lambda kv: -len(kv[0]))}
+    return MetricLexicon(
+        version=str(data.get("version", "")),
+        units=units,
+        units_needing_context=dict(data.get("units_needing_context", {})),
+        bare_count_nouns={k: tuple(sorted(v, key=len, reverse=True)) for k, v in data["bare_count_nouns"].items()},
+        qualifiers_before=_by_length(data["qualifiers_before"]),
+        qualifiers_after=_by_length(data["qualifiers_after"]),
+        qualifier_verbs=tuple(data.get("qualifier_verbs", ())),
+        excluded_after_ge=tuple(data.get("excluded_after_ge", ())),
+        metric_rules=rules,
+        metric_topics=dict(data.get("metric_topics", {})),
+        topic_rules=tuple(TopicRule(r["topic"], tuple(r["keywords"])) for r in data["topic_rules"]),
+        subject_strip_prefixes=tuple(sorted(data.get("subject_strip_prefixes", ()), key=len, reverse=True)),
+        subject_strip_suffixes=tuple(sorted(data.get("subject_strip_suffixes", ()), key=len, reverse=True)),
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> MetricLexicon:
+    with path.open(encoding="utf-8") as handle:
+        return lexicon_from_dict(json.load(handle))
+
+
+def load_metric_lexicon(rules_dir: Path | None = None) -> MetricLexicon:
+    """Read ``metrics.json`` from ``rules_dir`` (default: the package's ``rules/``); cached per path."""
+    directory = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
+    return _load((directory / METRICS_FILE).resolve())

@@ -1,0 +1,69 @@
+"""Extraction quality on the shared devset (../shared/devset): fails below the agreed bars."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.pipeline.extract import extract_metrics
+from streams.pipeline.lexicon import load_metric_lexicon
+from streams.pipeline.normalize import normalize
+from tests.unit.pipeline.metric_scoring import DocScore, combine, format_table, score_document
+
+DEVSET = Path(__file__).resolve().parents[3].parent / "shared" / "devset"
+
+pytestmark = pytest.mark.skipif(not (DEVSET / "gold_metrics.jsonl").exists(), reason="devset not present")
+
+
+def _score_devset() -> list[DocScore]:
+    lexicon = load_metric_lexicon()
+    gold: dict[str, list[dict]] = {}
+    for line in (DEVSET / "gold_metrics.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            gold.setdefault(row["id"], []).append(row)
+    scores = []
+    for text_path in sorted(DEVSET.glob("d*.txt")):
+        doc_id = text_path.stem
+        meta = json.loads((DEVSET / f"{doc_id}.meta.json").read_text(encoding="utf-8"))
+        published = datetime.date.fromisoformat(meta["published"]) if meta.get("published") else None
+        raw = text_path.read_text(encoding="utf-8")
+        predicted = extract_metrics(normalize(raw), lexicon=lexicon, published_at=published)
+        scores.append(score_document(raw, predicted, gold.get(doc_id, []), name=doc_id))
+    return scores
+
+
+@pytest.fixture(scope="module")
+def devset_scores() -> list[DocScore]:
+    scores = _score_devset()
+    print("\n" + format_table(scores))
+    return scores
+
+
+def test_value_unit_precision_and_recall(devset_scores: list[DocScore]) -> None:
+    total = combine(devset_scores)
+    assert total.precision >= 0.97, format_table(devset_scores)
+    assert total.recall >= 0.93, format_table(devset_scores)
+
+
+def test_metric_key_and_topic_accuracy(devset_scores: list[DocScore]) -> None:
+    total = combine(devset_scores)
+    assert total.accuracy("topic") >= 0.85, format_table(devset_scores)
+    assert total.accuracy("metric") >= 0.85, format_table(devset_scores)
+
+
+if __name__ == "__main__":
+    all_scores = _score_devset()
+    print(format_table(all_scores))
+    for score in all_scores:
+        for fp in score.false_positives:
+            print("FP", score.name, fp.span, fp.value, fp.unit, "|", fp.sentence[:50])
+        for miss in score.missed:
+            print("MISS", score.name, repr(miss["span"]), miss["value"], miss["unit"], "|", miss["sentence"][:50])
+        for m in score.matches:
+            for key in ("metric", "topic"):
+                if getattr(m.predicted, key) != m.gold[key]:
+                    print(f"BAD-{key}", score.name, m.gold["span"], getattr(m.predicted, key), "!=", m.gold[key], "|", m.predicted.subject, "|", m.gold["subject"])
