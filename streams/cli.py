@@ -89,8 +89,7 @@ def up() -> None:
     """Start the local Kafka broker and the ClickHouse endpoint (embedded chdb)."""
     from streams.local.services import up as services_up
 
-    with console.status("starting Kafka and ClickHouse…"):
-        statuses = services_up(settings())
+    statuses = services_up(settings(), progress=lambda line: console.print(line, highlight=False))
     if not _print_statuses(statuses):
         raise fail("a service did not become healthy; see the logs under " + str(settings().data_dir / "logs"))
 
@@ -105,8 +104,7 @@ def down() -> None:
     stopped_worker = stop_background_worker(settings())
     if stopped_worker:
         console.print(f"stopped worker (pid {stopped_worker})")
-    for line in services_down(settings()):
-        console.print(str(line))
+    services_down(settings(), progress=lambda line: console.print(line, highlight=False))
 
 
 @app.command()

@@ -58,6 +58,17 @@ class Settings(BaseSettings):
         url = urlparse(self.clickhouse_url)
         return url.hostname or "127.0.0.1", url.port or 8123
 
+    def to_env(self) -> dict[str, str]:
+        """NEWSETL_* variables that reproduce these settings in a child process."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"NEWSETL_{name.upper()}"] = str(value)
+        return env
+
     def topic(self, name: str) -> str:
         """Full topic name for a logical one (``raw``, ``enriched``, ``dlq``)."""
         return f"{self.topic_prefix}news.{name}"

@@ -1,0 +1,148 @@
+"""Helpers for the streaming-ETL integration tests: isolated settings, worker processes, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.clickhouse import apply_migrations, make_client
+from streams.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def isolated(stack: Settings, name: str, **overrides: Any) -> Settings:
+    """Settings on the shared stack with their own topics, consumer group and database."""
+    tag = f"{name}_{uuid.uuid4().hex[:6]}"
+    settings = stack.model_copy(update={
+        "topic_prefix": f"{tag}.", "clickhouse_database": f"t_{tag}", "worker_group": f"g_{tag}",
+        "metrics_port": 0, "sink_flush_seconds": 0.5, "log_level": "INFO", **overrides,
+    })
+    apply_migrations(settings)
+    return settings
+
+
+class WorkerProcess:
+    """``newsetl worker`` as a real child process (killable with SIGKILL)."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        env = {**os.environ, **settings.to_env()}
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], cwd=REPO, env=env,
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._log.close()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.3,
+         on_timeout: Callable[[], str] | None = None) -> Any:
+    """Call ``check`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    extra = on_timeout() if on_timeout else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}")
+
+
+def scalar(settings: Settings, sql: str, **params: Any) -> Any:
+    client = make_client(settings, database=settings.clickhouse_database)
+    try:
+        return client.query(sql, parameters=params or None).result_rows[0][0]
+    finally:
+        client.close()
+
+
+def send_raw(settings: Settings, messages: list[tuple[bytes | None, bytes | None]]) -> None:
+    """Send (key, value) pairs to news.raw with aiokafka, bypassing ``newsetl produce``."""
+
+    async def run() -> None:
+        from streams.topics import ensure_topics
+
+        await ensure_topics(settings)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(settings.raw_topic, key=key, value=value)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def read_topic(settings: Settings, topic: str) -> list[Any]:
+    """Every message currently in ``topic`` (from the beginning to the end offsets)."""
+
+    async def run() -> list[Any]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+            if not partitions:
+                await consumer.topics()
+                partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+            if not partitions:
+                return []
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            out: list[Any] = []
+            while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+                batch = await consumer.getmany(timeout_ms=1000)
+                for records in batch.values():
+                    out.extend(records)
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def topic_size(settings: Settings, topic: str) -> int:
+    """Number of messages in a topic (sum of end offsets; topics here are never compacted)."""
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+        await consumer.start()
+        try:
+            await consumer.topics()
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+            return sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

@@ -1,0 +1,192 @@
+"""The streaming ETL end to end: produce → Faust worker → ClickHouse, against the real services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.articles import read_path
+from streams.pipeline.analyzer import get_pipeline
+from streams.producer import produce
+
+from tests.integration.etl_helpers import REPO, WorkerProcess, isolated, poll, read_topic, scalar, send_raw, topic_size
+
+SEEDS = REPO / "seeds"
+
+
+def expected_metric_counts(settings, paths: list[Path]) -> dict[str, int]:
+    """What `newsetl analyze` gives for the same files, per doc_id."""
+    pipeline = get_pipeline(settings)
+    counts = {}
+    for path in paths:
+        doc = next(read_path(path, settings.max_doc_chars)).document
+        result = pipeline.analyze(doc.text, doc_id=doc.doc_id, title=doc.title, published_at=doc.published_at)
+        counts[doc.doc_id] = len(result.metrics)
+    return counts
+
+
+@pytest.fixture
+def worker_factory(tmp_path):
+    started: list[WorkerProcess] = []
+
+    def start(settings, name="worker"):
+        worker = WorkerProcess(settings, tmp_path / f"{name}-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.stop()
+
+
+@pytest.mark.timeout(300)
+def test_seeds_land_exactly_once(stack, worker_factory):
+    settings = isolated(stack, "seeds")
+    worker = worker_factory(settings)
+    summary = produce([str(SEEDS)], settings)
+    assert summary.sent == 5 and not summary.skipped
+
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == 5, 180, "5 seed documents",
+         on_timeout=worker.log_tail)
+    expected = expected_metric_counts(settings, sorted(SEEDS.glob("*.txt")))
+    client_rows = {
+        doc_id: scalar(settings, "SELECT count() FROM metrics_latest WHERE doc_id = {d:String}", d=doc_id)
+        for doc_id in expected
+    }
+    assert client_rows == expected
+    assert sum(expected.values()) > 50
+
+    first_processed = scalar(settings, "SELECT max(processed_at) FROM documents")
+    metric_total = scalar(settings, "SELECT count() FROM metrics_latest")
+    # The same seeds again: reprocessed, but the latest views do not grow.
+    assert produce([str(SEEDS)], settings).sent == 5
+    poll(lambda: scalar(settings, "SELECT countIf(processed_at > {t:DateTime64(6)}) FROM documents_latest",
+                        t=first_processed) == 5, 180, "the second run of the seeds", on_timeout=worker.log_tail)
+    assert scalar(settings, "SELECT count() FROM documents_latest") == 5
+    assert scalar(settings, "SELECT count() FROM metrics_latest") == metric_total
+    assert scalar(settings, "SELECT count() FROM paragraphs_latest") == scalar(
+        settings, "SELECT sum(paragraph_count) FROM documents_latest")
+
+
+def bad_messages(max_chars: int) -> list[tuple[str, bytes | None]]:
+    good = {"doc_id": "x", "source": "test", "text": "全县脱贫3601户8055人。"}
+
+    def enc(obj: object) -> bytes:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+    return [
+        ("empty_message", b""),
+        ("undecodable_bytes", b"\xff\xfe\xfd not utf-8"),
+        ("invalid_json", b'{"doc_id": "x", "text": "unterminated'),
+        ("not_an_object", b"[1, 2, 3]"),
+        ("not_an_object", b"42"),
+        ("schema_violation", enc({"doc_id": "x", "source": "test"})),
+        ("schema_violation", enc({**good, "published_at": "yesterday-ish"})),
+        ("schema_violation", enc({**good, "text": 12345})),
+        ("schema_violation", enc({**good, "surprise": True})),
+        ("empty_text", enc({**good, "text": "   \n "})),
+        ("text_too_long", enc({**good, "text": "长" * (max_chars + 1)})),
+        ("empty_message", None),
+    ]
+
+
+@pytest.mark.timeout(300)
+def test_bad_messages_go_to_dlq_and_accounting_holds(stack, worker_factory):
+    settings = isolated(stack, "dlq", max_doc_chars=5000)
+    bad = bad_messages(settings.max_doc_chars)
+    messages: list[tuple[bytes | None, bytes | None]] = []
+    for i, (_, payload) in enumerate(bad):
+        good = {"doc_id": f"good-{i}", "source": "test", "text": f"第{i}篇：全县{100 + i}户贫困户全部脱贫。"}
+        messages.append((f"good-{i}".encode(), json.dumps(good, ensure_ascii=False).encode()))
+        messages.append((f"bad-{i}".encode(), payload))
+    send_raw(settings, messages)
+    worker = worker_factory(settings)
+
+    dlq = poll(lambda: (records := read_topic(settings, settings.dlq_topic)) and len(records) >= len(bad) and records,
+               180, f"{len(bad)} DLQ records", on_timeout=worker.log_tail)
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == len(bad), 180, "the good documents",
+         on_timeout=worker.log_tail)
+    by_key = {record.key.decode(): json.loads(record.value) for record in dlq}
+    assert len(dlq) == len(bad)
+    for i, (kind, payload) in enumerate(bad):
+        record = by_key[f"bad-{i}"]
+        assert record["error"] == kind, (i, record)
+        assert record["topic"] == settings.raw_topic and record["offset"] is not None and record["detail"]
+        if kind != "undecodable_bytes":
+            assert record["payload"] == (payload or b"").decode("utf-8")
+        else:
+            assert record["payload_encoding"] == "base64"
+    read = topic_size(settings, settings.raw_topic)
+    in_clickhouse = scalar(settings, "SELECT count() FROM documents_latest")
+    assert read == in_clickhouse + len(dlq) == 2 * len(bad)
+    # The DLQ is also copied into ClickHouse for dashboards.
+    poll(lambda: scalar(settings, "SELECT count() FROM dlq") == len(bad), 60, "dlq table rows")
+
+
+TOWNS = ["城关镇", "石门镇", "青山乡", "河口镇", "柳林乡", "白水镇", "龙泉镇", "东山乡"]
+
+
+def generated_documents(count: int) -> list[dict]:
+    """Short, varied articles with numbers (deterministic)."""
+    docs = []
+    for i in range(count):
+        town = TOWNS[i % len(TOWNS)]
+        text = (
+            f"{town}第{i}号简报\n"
+            f"2020年，{town}建档立卡贫困户{300 + i % 97}户{900 + i % 389}人全部脱贫，"
+            f"贫困发生率由{5 + i % 7}.{i % 10}%降至0.{i % 9 + 1}%。\n"
+            f"全镇发展产业基地{10 + i % 13}个，带动就业{200 + i % 51}人，人均纯收入达到{8000 + i}元。\n"
+            f"开展技能培训{i % 40 + 3}场次，发放教育资助资金{i % 60 + 12}万元。"
+        )
+        docs.append({"doc_id": f"gen-{i:05d}", "source": "generated", "title": f"{town}第{i}号简报", "text": text})
+    return docs
+
+
+def expected_for_generated(settings, docs: list[dict]) -> int:
+    pipeline = get_pipeline(settings)
+    return sum(len(pipeline.analyze(d["text"], doc_id=d["doc_id"], title=d["title"]).metrics) for d in docs)
+
+
+def send_generated(settings, docs: list[dict]) -> None:
+    send_raw(settings, [(d["doc_id"].encode(), json.dumps(d, ensure_ascii=False).encode()) for d in docs])
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_mid_stream_then_restart_loses_nothing(stack, worker_factory):
+    settings = isolated(stack, "kill")
+    docs = generated_documents(2000)
+    expected_metrics = expected_for_generated(settings, docs)
+    send_generated(settings, docs)
+    worker = worker_factory(settings, "first")
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") >= 300, 240, "the first documents",
+         on_timeout=worker.log_tail)
+    worker.kill()
+    landed_before_restart = scalar(settings, "SELECT count() FROM documents_latest")
+    assert landed_before_restart < 2000, "the kill came too late to test anything"
+
+    restarted = worker_factory(settings, "second")
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") >= 2000, 400, "2,000 documents",
+         on_timeout=restarted.log_tail)
+    assert scalar(settings, "SELECT count() FROM documents_latest") == 2000
+    assert scalar(settings, "SELECT uniqExact(doc_id) FROM documents_latest") == 2000
+    assert scalar(settings, "SELECT count() FROM metrics_latest") == expected_metrics
+    assert topic_size(settings, settings.dlq_topic) == 0
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_in_one_group_process_everything_once(stack, worker_factory):
+    settings = isolated(stack, "pair")
+    docs = generated_documents(2000)
+    expected_metrics = expected_for_generated(settings, docs)
+    first, second = worker_factory(settings, "a"), worker_factory(settings, "b")
+    send_generated(settings, docs)
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") >= 2000, 400, "2,000 documents",
+         on_timeout=lambda: first.log_tail() + second.log_tail())
+    assert scalar(settings, "SELECT count() FROM documents_latest") == 2000
+    assert scalar(settings, "SELECT count() FROM metrics_latest") == expected_metrics
+    assert first.proc.poll() is None and second.proc.poll() is None
+    # Both workers took part: each logged sink batches it wrote.
+    assert '"batch written"' in first.log_path.read_text() and '"batch written"' in second.log_path.read_text()
