@@ -10,8 +10,16 @@ import pytest
 from streams.articles import read_path
 from streams.pipeline.analyzer import get_pipeline
 from streams.producer import produce
-
-from tests.integration.etl_helpers import REPO, WorkerProcess, isolated, poll, read_topic, scalar, send_raw, topic_size
+from tests.integration.etl_helpers import (
+    REPO,
+    WorkerProcess,
+    isolated,
+    poll,
+    read_topic,
+    scalar,
+    send_raw,
+    topic_size,
+)
 
 SEEDS = REPO / "seeds"
 
