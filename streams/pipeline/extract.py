@@ -291,10 +291,18 @@ def _scan_sentence(text: str, lexicon: MetricLexicon) -> list[_Figure]:
 # ---------------------------------------------------------------- context: words, qualifiers
 
 
+def _is_delim(text: str, i: int, delims: str) -> bool:
+    """``text[i]`` ends a segment; a comma between digits is a thousands separator."""
+    char = text[i]
+    if char not in delims:
+        return False
+    return not (char == "," and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit())
+
+
 def _segment_start(text: str, index: int, floor: int) -> int:
     cut = floor
     for i in range(index - 1, floor - 1, -1):
-        if text[i] in _DELIMS:
+        if _is_delim(text, i, _DELIMS):
             cut = i + 1
             break
     return cut
@@ -307,10 +315,10 @@ def _right_words(text: str, end: int) -> str:
     (``1,206名高血压、糖尿病患者``), not in ``龙头企业46家、合作社…``.
     """
     stop = end
-    crosses_enumeration = end < len(text) and text[end] not in _DELIMS
+    crosses_enumeration = end < len(text) and not _is_delim(text, end, _DELIMS)
     while stop < len(text) and stop - end < 30:
         char = text[stop]
-        if char in _CLAUSE_DELIMS or (char == "、" and not crosses_enumeration):
+        if _is_delim(text, stop, _CLAUSE_DELIMS) or (char == "、" and not crosses_enumeration):
             break
         stop += 1
     return _FIGURE_CHARS.sub("", text[end:stop])
@@ -318,7 +326,7 @@ def _right_words(text: str, end: int) -> str:
 
 def _clause_start(text: str, index: int) -> int:
     for i in range(index - 1, -1, -1):
-        if text[i] in _CLAUSE_DELIMS:
+        if _is_delim(text, i, _CLAUSE_DELIMS):
             return i + 1
     return 0
 
@@ -373,7 +381,7 @@ def _year_for(text: str, index: int) -> int | None:
             continue
         if _YEAR_RANGE_HEAD.search(text, 0, start):
             continue  # second year of 2016—2020年
-        clause_end = next((i for i in range(match.end(), len(text)) if text[i] in _CLAUSE_DELIMS), len(text))
+        clause_end = next((i for i in range(match.end(), len(text)) if _is_delim(text, i, _CLAUSE_DELIMS)), len(text))
         if any(w in text[match.end() : clause_end] for w in _YEAR_NAME_WORDS) and clause_end <= index:
             continue
         year = int(match.group(1))
@@ -455,16 +463,15 @@ def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _Regi
         seg_start = _segment_start(text, figure.start, previous_end)
         left = text[seg_start : figure.start]
         right = _right_words(text, figure.end)
-        gap = text[previous_end : figure.start] if previous_end else "x"
-        if prev_left and (_GAP_ONLY_CONNECTIVES.fullmatch(gap) or not _strip_subject(left, lexicon)) and (
-            _GAP_ONLY_CONNECTIVES.fullmatch(gap) or not any(c in _CLAUSE_DELIMS for c in gap)
-        ):
-            left = prev_left + left
+        gap = text[previous_end : figure.start] if previous_end else "，"
+        bare_left = not _strip_subject(left, lexicon) or _GAP_ONLY_CONNECTIVES.fullmatch(left)
+        if prev_left and bare_left and not any(c in _CLAUSE_DELIMS for c in gap):
+            left = prev_left  # 2.06万户6.13万人, 0.3万元、0.5万元和1万元: the words of the figure before
         prev_left = left
-        previous_end = figure.end
+        previous_figure_end, previous_end = previous_end, figure.end
         metric, topic = lexicon.classify(left, right, figure.unit)
         if metric == "other" and topic is None:
-            wider = text[_clause_start(text, _clause_start(text, figure.start) - 1) : figure.start]
+            wider = text[max(_clause_start(text, figure.start), previous_figure_end) : figure.start]
             metric, topic = lexicon.classify(wider, right, figure.unit)
         inherited = _inherit(text[seg_start : figure.start], figure.unit, history, metric)
         inherited_topic = None
