@@ -3,8 +3,8 @@
 Both the Faust ``enrich`` agent and ``newsetl analyze`` call :func:`get_pipeline` and
 ``Pipeline.analyze``; nothing else composes the stages. The stages, in order:
 
-normalize → segment (whole normalized text) → classify (paragraphs, then document) →
-regions → extract metrics → keywords.
+normalize → segment (whole normalized text) → regions → extract metrics → classify
+(paragraphs, with the topics of their metrics as extra evidence; then the document) → keywords.
 
 ``Pipeline.version`` is ``<code version>+r<8 hex>``, the hex being a sha256 over the names and
 bytes of the effective rules files (the shipped ``rules/`` overlaid by ``rules_dir``), so it
@@ -89,18 +89,21 @@ class Pipeline:
         """Analyze one article (raw text as published) into the contract's result."""
         doc = normalize(text)
         counts = Counter(self.segmenter.cut(doc.text))
-        decisions = classify_paragraphs([p.text for p in doc.paragraphs], self.topic_rules)
+        regions = find_regions(doc.text) or (find_regions(title) if title else [])
+        metrics = self._metrics(doc, published_at, regions)
+        decisions = classify_paragraphs(
+            [p.text for p in doc.paragraphs], self.topic_rules, _metric_topics(doc, metrics)
+        )
         topics, topic_scores = classify_document(
             decisions, [len(p.text) for p in doc.paragraphs], self.topic_rules
         )
-        regions = find_regions(doc.text) or (find_regions(title) if title else [])
         return AnalysisResult(
             doc=DocSummary(
                 doc_id=doc_id or doc_id_for(doc.text), title=title, script=doc.script,
                 regions=regions, topics=topics, topic_scores=topic_scores,
             ),
             paragraphs=_paragraph_results(doc, decisions),
-            metrics=self._metrics(doc, published_at, regions),
+            metrics=metrics,
             text=doc.text,
             token_count=_token_count(counts),
             keywords=self.keyword_scorer.top(counts, KEYWORD_COUNT),
@@ -119,6 +122,15 @@ def _paragraph_results(doc: NormalizedDoc, decisions: list[TopicDecision]) -> li
         ParagraphResult(index=p.index, text=p.text, topics=d.topics, scores=d.scores, evidence=d.evidence)
         for p, d in zip(doc.paragraphs, decisions, strict=True)
     ]
+
+
+def _metric_topics(doc: NormalizedDoc, metrics: list[MetricResult]) -> list[list[tuple[str, str]]]:
+    """``(span, topic)`` of the metrics of each paragraph."""
+    per_paragraph: list[list[tuple[str, str]]] = [[] for _ in doc.paragraphs]
+    for metric in metrics:
+        if 0 <= metric.paragraph_index < len(per_paragraph):
+            per_paragraph[metric.paragraph_index].append((metric.span, metric.topic))
+    return per_paragraph
 
 
 def _token_count(counts: Counter[str]) -> int:

@@ -17,7 +17,10 @@ All knowledge lives in the versioned data file ``rules/topics.json``; this modul
    ``thresholds.list_factor``; ``neutral`` terms (agency names such as 农业农村局) score nothing
    but keep their sub-terms from matching. The reported score is
    ``raw / (raw + min_score)`` in [0, 1): 0.5 is the absolute threshold.
-4. **Document.** Topic score = paragraph scores averaged with paragraph length as weight;
+4. **Quantities.** Each quantity the metric extractor found in the paragraph adds
+   ``metrics.weight`` to its own topic (at most ``metrics.cap`` per topic): ``三百余名搬迁群众在景区
+   实现就业`` is evidence for 就业 even in a tourism paragraph.
+5. **Document.** Topic score = paragraph scores averaged with paragraph length as weight;
    labels are topics with ``document.min_score`` or more.
 
 Every matched term (and ``heading:…``/``lead:…`` cue) is kept as evidence.
@@ -66,6 +69,8 @@ class TopicRules:
     short_min_score: float
     relative: float
     doc_min_score: float
+    metric_weight: float
+    metric_cap: int
     heading: HeadingRules
 
 
@@ -134,6 +139,8 @@ def parse_topic_rules(data: dict) -> TopicRules:
         short_min_score=float(thresholds["short_min_score"]),
         relative=float(thresholds["relative"]),
         doc_min_score=float(data["document"]["min_score"]),
+        metric_weight=float(data.get("metrics", {}).get("weight", 0.0)),
+        metric_cap=int(data.get("metrics", {}).get("cap", 0)),
         heading=_heading_rules(data["heading"]),
     )
 
@@ -228,9 +235,22 @@ def decide(raw: dict[str, float], rules: TopicRules, length: int = 0) -> tuple[l
     return labels, scores
 
 
-def classify_paragraph(text: str, rules: TopicRules, context: tuple[str, ...] = ()) -> TopicDecision:
-    """Classify one paragraph given the topics of the heading that governs it (``context``)."""
+def metric_scores(raw: dict[str, float], evidence: dict[str, list[str]], metrics: Sequence[tuple[str, str]],
+                  rules: TopicRules) -> None:
+    """Add the topics of the paragraph's quantities (``(span, topic)`` from extract), capped per topic."""
+    used: dict[str, int] = {}
+    for span, topic in metrics:
+        if topic in rules.labels and used.get(topic, 0) < rules.metric_cap:
+            used[topic] = used.get(topic, 0) + 1
+            _add(raw, evidence, (topic,), rules.metric_weight, f"metric:{span}")
+
+
+def classify_paragraph(text: str, rules: TopicRules, context: tuple[str, ...] = (),
+                       metrics: Sequence[tuple[str, str]] = ()) -> TopicDecision:
+    """Classify one paragraph given its governing heading topics (``context``) and its quantities."""
     raw, evidence = term_scores(text, rules)
+    if metrics and rules.metric_weight:
+        metric_scores(raw, evidence, metrics, rules)
     heading_like = is_heading(text, rules)
     lead = None if heading_like else inline_heading(text, rules)
     if lead:
@@ -249,14 +269,19 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def classify_paragraphs(texts: Sequence[str], rules: TopicRules) -> list[TopicDecision]:
-    """Classify paragraphs in order, carrying heading topics forward."""
+def classify_paragraphs(texts: Sequence[str], rules: TopicRules,
+                        metrics: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[TopicDecision]:
+    """Classify paragraphs in order, carrying heading topics forward.
+
+    ``metrics[i]`` are the ``(span, topic)`` pairs of the quantities extracted from paragraph ``i``.
+    """
     decisions: list[TopicDecision] = []
     context: tuple[str, ...] = ()
     context_note = ""
     left = 0
     for index, text in enumerate(texts):
-        decision = classify_paragraph(text, rules, context if left > 0 else ())
+        quantities = metrics[index] if metrics is not None else ()
+        decision = classify_paragraph(text, rules, context if left > 0 else (), quantities)
         if context and left > 0 and not decision.is_heading:
             _rename_heading_evidence(decision, context_note)
             left -= 1
