@@ -323,7 +323,11 @@ class Engine:
         return self._session_cls(str(self.path))
 
     def acquire_session(self, session_id: str, timeout: float, check: bool) -> _Session:
-        """The session's connection, locked for this request (wait up to 10 s like a client)."""
+        """The session's connection, locked for this request.
+
+        ClickHouse refuses concurrent queries in one session (SESSION_IS_LOCKED); this waits a
+        moment first, so a client's next query racing the end of its previous response passes.
+        """
         with self._sessions_lock:
             sess = self._sessions.get(session_id)
             if sess is None:
@@ -333,7 +337,7 @@ class Engine:
                     )
                 sess = _Session(self.connect(), timeout=timeout)
                 self._sessions[session_id] = sess
-        if not sess.lock.acquire(timeout=10):
+        if not sess.lock.acquire(timeout=1.0):
             raise ClickHouseError.make(
                 SESSION_IS_LOCKED, "SESSION_IS_LOCKED", f"Session {session_id} is locked by a concurrent client"
             )

@@ -403,3 +403,65 @@ def test_port_taken_by_another_program(make_stack_settings: Callable[[], Setting
         with pytest.raises(ServiceError, match=f"port {port} is already in use by another program"):
             services.up(settings)
     assert not any(s.running for s in services.status(settings))
+
+
+def test_user_and_password_are_checked(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.conftest import free_ports
+
+    (port,) = free_ports(1)
+    secret = tmp_path / "password"
+    secret.write_text("s3cret")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.local.clickhouse_http", "--port", str(port), "--path", str(tmp_path / "ch"),
+         "--user", "etl", "--password-file", str(secret)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        settings = Settings(clickhouse_url=f"http://127.0.0.1:{port}", clickhouse_user="etl", clickhouse_password="s3cret")
+        deadline = time.monotonic() + 60
+        while services.clickhouse_version(settings) is None:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        client = _client(settings, username="etl", password="s3cret")
+        assert client.command("SELECT 1") == 1
+        client.close()
+        with pytest.raises(DatabaseError) as info:
+            _client(settings, username="etl", password="wrong")
+        assert "516" in str(info.value) and "Authentication failed" in str(info.value)
+        status, headers, _ = _http(settings, {"query": "SELECT 1", "user": "default"})
+        assert status == 403 and headers["X-ClickHouse-Exception-Code"] == "516"
+        status, _, body = _http(settings, {"query": "SELECT 1"}, headers={"X-ClickHouse-User": "etl", "X-ClickHouse-Key": "s3cret"})
+        assert (status, body) == (200, b"1\n")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_insert_settings_reach_the_engine(ch_client: object) -> None:
+    """Per-insert settings (here the dedup token the sink relies on) are applied by the engine."""
+    db = _db(ch_client)
+    ch_client.command(
+        f"CREATE TABLE {db}.d (a UInt32) ENGINE = MergeTree ORDER BY a SETTINGS non_replicated_deduplication_window = 100"
+    )
+    for token in ("tok-1", "tok-1", "tok-2"):
+        ch_client.insert(f"{db}.d", [[1], [2]], column_names=["a"], settings={"insert_deduplication_token": token})
+    assert ch_client.command(f"SELECT count() FROM {db}.d") == 4
+    # the token was per insert: the session does not keep it
+    assert ch_client.command("SELECT getSetting('insert_deduplication_token')") == ""
+
+
+def test_concurrent_queries_in_one_session_are_refused(stack: Settings) -> None:
+    """As in ClickHouse, one session runs one query at a time (SESSION_IS_LOCKED, code 373)."""
+    params = {"session_id": f"s-{uuid.uuid4().hex}", "query": "SELECT sleep(2)"}
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(_http(stack, params, b"")[0])) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == [200, 500]
