@@ -187,6 +187,8 @@ class _Scanner:
             return None
         if self.text[end : end + 1] in _BAD_AFTER:
             return None
+        if base in ("亩", "家", "户") and not self.text[start].isdigit() and self.text.startswith(self.lex.name_suffixes, end):
+            return None  # 五十亩村, 三家村: a place name
         if low is not None and high is not None:
             low, high = low * factor, high * factor
         return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
@@ -401,11 +403,15 @@ class _RegionContext:
                 return find_regions_province(doc)
             if region is not None and "全市" in left and region.level > 2:
                 return find_regions_city(doc)
-        for candidate in (find_regions(sentence.text), [self.paragraph_regions.get(sentence.paragraph_index, "")]):
-            inside = [r for r in candidate if r and (not doc or is_within(r, doc))]
-            if inside:
-                return max(inside, key=lambda r: region_by_name(r).level if region_by_name(r) else 0)
+        for candidate in (_single(find_regions(sentence.text)), self.paragraph_regions.get(sentence.paragraph_index, "")):
+            if candidate and (not doc or is_within(candidate, doc)):
+                return candidate
         return doc
+
+
+def _single(regions: list[str]) -> str:
+    """The region when exactly one is named, else ``""`` (ambiguous or none)."""
+    return regions[0] if len(regions) == 1 else ""
 
 
 def find_regions_province(full_name: str) -> str:
@@ -444,7 +450,7 @@ def extract_metrics(
     doc_region = main_region(doc.text) or default_region
     regions = _RegionContext(
         doc_region=doc_region,
-        paragraph_regions={p.index: (find_regions(p.text) or [""])[0] for p in doc.paragraphs},
+        paragraph_regions={p.index: _single(find_regions(p.text)) for p in doc.paragraphs},
     )
     results: list[MetricResult] = []
     for sentence in doc.sentences:

@@ -48,6 +48,7 @@ class MetricLexicon:
     qualifiers_before: dict[str, str]
     qualifiers_after: dict[str, str]
     qualifier_verbs: tuple[str, ...]
+    name_suffixes: tuple[str, ...]
     excluded_after_ge: tuple[str, ...]
     metric_rules: tuple[MetricRule, ...]
     metric_topics: dict[str, str]
@@ -96,6 +97,7 @@ def lexicon_from_dict(data: dict) -> MetricLexicon:
         qualifiers_before=_by_length(data["qualifiers_before"]),
         qualifiers_after=_by_length(data["qualifiers_after"]),
         qualifier_verbs=tuple(data.get("qualifier_verbs", ())),
+        name_suffixes=tuple(data.get("name_suffixes", ())),
         excluded_after_ge=tuple(data.get("excluded_after_ge", ())),
         metric_rules=rules,
         metric_topics=dict(data.get("metric_topics", {})),
