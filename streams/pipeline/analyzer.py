@@ -25,23 +25,14 @@ from pathlib import Path
 from schemas.models import AnalysisResult, DocSummary, MetricResult, ParagraphResult, doc_id_for
 from streams import __version__
 from streams.pipeline.classify import TopicDecision, classify_document, classify_paragraphs, load_topic_rules
+from streams.pipeline.extract import extract_metrics
 from streams.pipeline.keywords import KeywordScorer
+from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
 from streams.pipeline.regions import find_regions
 from streams.pipeline.segment import get_segmenter
 from streams.pipeline.types import NormalizedDoc
 from streams.settings import Settings
-
-try:  # TEMPORARY: until extract.py / lexicon.py land (remove then)
-    from streams.pipeline.extract import extract_metrics
-    from streams.pipeline.lexicon import load_metric_lexicon
-except ImportError:  # pragma: no cover
-    def extract_metrics(doc: NormalizedDoc, *, lexicon: object, published_at: date | None = None,  # noqa: D103
-                        default_region: str = "") -> list[MetricResult]:
-        return []
-
-    def load_metric_lexicon(rules_dir: Path | None) -> object:  # noqa: D103
-        return None
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "rules"
 RULE_SUFFIXES = (".json", ".txt")
