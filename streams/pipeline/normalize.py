@@ -49,6 +49,8 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _SENT_END = "。！？!?"
 _CLOSERS = "”’」』）)】》\"'"
 _LINE_END_FINAL = re.compile(rf"[{_SENT_END}][{re.escape(_CLOSERS)}]*$")
+_NUMBER_TAIL = re.compile(r"\d[\d.,]*(?:万|亿|万平方|平方)?$")
+_UNIT_HEAD = re.compile(r"[万亿千百元人户个家亩吨米公年名%余多]")
 _INDENT = re.compile(r"^(?:\u3000|\s{2,})")
 _BOUNDARY = re.compile(
     rf"(?:[。！？!]|(?<![A-Za-z0-9.?\ufffd])\?(?![A-Za-z0-9.?\ufffd]))[{re.escape(_CLOSERS)}]*"
@@ -111,8 +113,11 @@ def _join(left: str, right: str) -> str:
     return left + right
 
 
-def _merge_lines(lines: list[str]) -> list[str]:
-    """Join physical lines into paragraphs: break after a complete sentence or before an indent."""
+def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
+    """Join physical lines into paragraphs: break after a complete sentence or before an indent.
+
+    With ``join_open=False`` only a number broken from its unit (``3,200⏎亩``) is joined.
+    """
     paragraphs: list[str] = []
     current = ""
     for raw in lines:
@@ -120,7 +125,8 @@ def _merge_lines(lines: list[str]) -> list[str]:
         line = raw.strip()
         if not line:
             continue
-        if current and (indented or _is_final(current)):
+        number_split = bool(_NUMBER_TAIL.search(current) and _UNIT_HEAD.match(line))
+        if current and (indented or _is_final(current) or not (join_open or number_split)):
             paragraphs.append(current)
             current = ""
         current = _join(current, line) if current else line
@@ -149,9 +155,7 @@ def split_paragraphs(text: str) -> list[str]:
             elif blocks[-1]:
                 blocks.append([])
         return [p for block in blocks for p in _merge_lines(block)]
-    if _looks_like_epaper(lines):
-        return _merge_lines(lines)
-    return [ln.strip() for ln in lines if ln.strip()]
+    return _merge_lines(lines, join_open=_looks_like_epaper(lines))
 
 
 def split_sentences(paragraph: Paragraph) -> list[Sentence]:

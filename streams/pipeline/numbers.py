@@ -63,7 +63,7 @@ def _parse_cn_section(text: str) -> int | None:
 
 def parse_cn_integer(text: str) -> int | None:
     """``一万二千`` → 12000, ``三亿五千万`` → 350000000, ``十二`` → 12, ``两千`` → 2000."""
-    if not text or any(c not in CN_NUMERAL_CHARS for c in text):
+    if not text or any(c not in CN_NUMERAL_CHARS for c in text) or all(c in CN_BIG_UNITS for c in text):
         return None
     total = 0
     rest = text

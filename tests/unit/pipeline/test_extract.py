@@ -1,0 +1,146 @@
+"""extract_metrics() on small sentences in the style of the seeds and the devset conventions."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.models import MetricResult
+from streams.pipeline.extract import extract_metrics
+from streams.pipeline.lexicon import load_metric_lexicon
+from streams.pipeline.normalize import normalize
+
+LEXICON = load_metric_lexicon()
+
+
+def run(text: str, default_region: str = "") -> list[MetricResult]:
+    doc = normalize(text)
+    metrics = extract_metrics(doc, lexicon=LEXICON, default_region=default_region)
+    for m in metrics:
+        assert doc.text[m.char_start : m.char_end] == m.span
+    return metrics
+
+
+def brief(metrics: list[MetricResult]) -> list[tuple[str, float, str, str]]:
+    return [(m.span, m.value, m.unit, m.qualifier) for m in metrics]
+
+
+def test_households_and_people_are_two_metrics() -> None:
+    assert brief(run("贫困人口3601户8055人，贫困发生率为6.2%。")) == [
+        ("3601户", 3601, "户", "exact"), ("8055人", 8055, "人", "exact"), ("6.2%", 6.2, "%", "exact"),
+    ]  # fmt: skip
+
+
+def test_multipliers_and_base_units() -> None:
+    got = brief(run("总投资6592.11万元，总规模5.6兆瓦，每年可发电672万度，耕地0.48万hm2。"))
+    assert got == [
+        ("6592.11万元", 65_921_100, "元", "exact"),
+        ("5.6兆瓦", 5600, "千瓦", "exact"),
+        ("672万度", 6_720_000, "千瓦时", "exact"),
+        ("0.48万hm2", 4800, "公顷", "exact"),
+    ]
+
+
+def test_qualifiers_and_chinese_numerals() -> None:
+    got = brief(run("剩余三百多户900余人，投入2亿余元，培训两千余人，月工资2000元以上，不足3000元，约1,900万元。"))
+    assert got == [
+        ("三百多户", 300, "户", "approx"), ("900余人", 900, "人", "approx"), ("2亿余元", 200_000_000, "元", "approx"),
+        ("两千余人", 2000, "人", "approx"), ("2000元以上", 2000, "元", "at_least"), ("不足3000元", 3000, "元", "at_most"),
+        ("约1,900万元", 19_000_000, "元", "approx"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "value", "low", "high"),
+    [
+        ("提供3至5万元的小额信贷。", "3至5万元", 40000, 30000, 50000),
+        ("人均月收入在1,800元至2,600元之间。", "1,800元至2,600元", 2200, 1800, 2600),
+        ("每支队伍20—30人。", "20—30人", 25, 20, 30),
+        ("常年用工三四百人。", "三四百人", 350, 300, 400),
+    ],
+)
+def test_ranges_are_one_metric(text: str, span: str, value: float, low: float, high: float) -> None:
+    (m,) = run(text)
+    assert (m.span, m.value, m.value_low, m.value_high, m.qualifier) == (span, value, low, high, "approx")
+
+
+def test_change_is_two_metrics_with_years() -> None:
+    ms = run("贫困发生率由2014年的30.96%降至2019年底的0.42%。")
+    assert [(m.value, m.year, m.metric) for m in ms] == [
+        (30.96, 2014, "poverty_incidence"), (0.42, 2019, "poverty_incidence"),
+    ]  # fmt: skip
+    ms = run("农村低保标准从每人每年3,960元提高到4,680元。")
+    assert [m.value for m in ms] == [3960, 4680]
+
+
+def test_bare_wan_count_takes_the_noun_unit() -> None:
+    assert brief(run("全县还有1.77万贫困人口尚未脱贫，带动1.6万农户增收。")) == [
+        ("1.77万贫困人口", 17700, "人", "exact"), ("1.6万农户", 16000, "户", "exact"),
+    ]  # fmt: skip
+
+
+def test_shared_and_distant_qualifiers() -> None:
+    ms = run("个人年度自付费用分别不超过0.3万元、0.5万元和1万元。")
+    assert [(m.span, m.qualifier) for m in ms] == [("不超过0.3万元", "at_most"), ("0.5万元", "at_most"), ("1万元", "at_most")]
+    (m,) = run("每个村卫生室至少配备1名合格乡村医生。")
+    assert (m.span, m.qualifier, m.metric) == ("1名", "at_least", "doctors")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2021年3月5日，会议召开。",
+        "1至7月，1—7月份。",
+        "65岁以上老人，两个多小时，五年多，近三年。",
+        "第一书记，第3版，十九大，十三五，二十大，4A级景区，“3+3+N”模式。",
+        "电话：0377-62813300，举报电话12317。",
+        "《平溪县2020年脱贫攻坚工作方案》印发。",
+        "师生比达到1:13.5。",
+        "饲养量24.6万头，1.6亿袋，112期，9种，5亿美元。",
+        "落实“四个不摘”，“一户一码”，“两不愁三保障”，“健康帮扶进万家”。",
+        "没有一名学生失学。",
+        "总?cè)丝?.4萬人。",
+    ],
+)
+def test_not_metrics(text: str) -> None:
+    assert run(text) == []
+
+
+def test_traditional_full_width_text() -> None:
+    ms = run("全縣柑橘種植面積達到２８．６萬畝，花椒種植面積15萬畝以上。")
+    assert brief(ms) == [("28.6万亩", 286000, "亩", "exact"), ("15万亩以上", 150000, "亩", "at_least")]
+    assert {m.metric for m in ms} == {"area"} and {m.topic for m in ms} == {"产业"}
+
+
+def test_epaper_number_split_across_lines() -> None:
+    ms = run("新建高标准生态茶园3,200\n亩，全县3.62\n万户脱贫户。")
+    assert brief(ms) == [("3,200亩", 3200, "亩", "exact"), ("3.62万户", 36200, "户", "exact")]
+
+
+def test_subject_metric_topic() -> None:
+    (m,) = run("全县开发乡村公益性岗位5,120个。")
+    assert (m.metric, m.topic) == ("jobs_created", "就业")
+    assert "公益性岗位" in m.subject
+    (m,) = run("贫困人口基本医疗保险参保率达到100%。")
+    assert (m.metric, m.topic) == ("insured", "健康")
+
+
+def test_growth_rate_inherits_topic() -> None:
+    ms = run("茶产业综合产值8.7亿元，同比增长14.3%。")
+    assert [(m.metric, m.topic) for m in ms] == [("output", "产业"), ("growth_rate", "产业")]
+
+
+def test_year_rules() -> None:
+    ms = run("2022年，全县输出劳动力5.23万人，较2021年增加1860人。")
+    assert [m.year for m in ms] == [2022, 2022]
+    ms = run("开发区已入驻企业83家，2020年实现工业总产值42.6亿元。")
+    assert [m.year for m in ms] == [None, 2020]
+    ms = run("今年以来，全县新增就业1,260人。")
+    assert [m.year for m in ms] == [None]
+
+
+def test_region_from_document_and_province() -> None:
+    text = "陕西省安康市平溪县退出贫困县序列。\n\n贫困发生率降至0.42%，低于全省0.75%的平均水平。"
+    ms = run(text)
+    assert [m.region for m in ms] == ["陕西省安康市", "陕西省"]
+    assert run("新建公路12公里。", default_region="重庆市")[0].region == "重庆市"
+    assert run("黔东南州清岚县新建公路12公里。")[0].region == "贵州省黔东南苗族侗族自治州"

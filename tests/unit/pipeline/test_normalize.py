@@ -1,0 +1,69 @@
+"""normalize(): width folding, script conversion, pinyin removal, paragraphs and sentences."""
+
+from __future__ import annotations
+
+from streams.pipeline.normalize import normalize, normalize_fragment
+
+
+def _check_offsets(doc) -> None:
+    for p in doc.paragraphs:
+        assert doc.text[p.start : p.end] == p.text
+    for s in doc.sentences:
+        assert doc.text[s.start : s.end] == s.text
+
+
+def test_full_width_digits_and_percent_fold_but_chinese_punctuation_stays() -> None:
+    doc = normalize("２０２２年，收入增长８．６％；人数１２３人。")
+    assert doc.text == "2022年，收入增长8.6%；人数123人。"
+    assert doc.script == "simplified"
+
+
+def test_traditional_is_converted_and_pinyin_removed() -> None:
+    doc = normalize("西平縣師靈鎮(zhèn)在縣委的領(lǐng)導(dǎo)下，堅決打好脫貧攻堅戰(zhàn)。")
+    assert doc.script == "traditional"
+    assert doc.text == "西平县师灵镇在县委的领导下，坚决打好脱贫攻坚战。"
+
+
+def test_broken_question_marks_do_not_split_sentences() -> None:
+    doc = normalize("全鎮總面積63.5km2,總?cè)丝?.4萬人,轄14個行政村。")
+    assert len(doc.sentences) == 1
+
+
+def test_real_question_mark_splits() -> None:
+    doc = normalize("如何帮扶?怎样增收?")
+    assert [s.text for s in doc.sentences] == ["如何帮扶?", "怎样增收?"]
+
+
+def test_carriage_returns_and_indents() -> None:
+    doc = normalize("\u3000\u3000第一段。\r\n\r\n\u3000\u3000第二段。\r\n")
+    assert [p.text for p in doc.paragraphs] == ["第一段。", "第二段。"]
+    _check_offsets(doc)
+
+
+def test_epaper_lines_are_joined_inside_a_sentence() -> None:
+    raw = "　　2023年，全县3.62\n万户脱贫，新建茶园3,200\n亩，校舍3.2万平方\n米。2023\n年，产值58.3亿\n元。\n\n　　下一段。"
+    doc = normalize(raw)
+    assert doc.paragraphs[0].text == "2023年，全县3.62万户脱贫，新建茶园3,200亩，校舍3.2万平方米。2023年，产值58.3亿元。"
+    assert doc.paragraphs[1].text == "下一段。"
+    _check_offsets(doc)
+
+
+def test_sentences_keep_closing_quote_and_ignore_semicolons() -> None:
+    doc = normalize("他说：“好。”然后；继续。")
+    assert [s.text for s in doc.sentences] == ["他说：“好。”", "然后；继续。"]
+
+
+def test_one_paragraph_per_line_without_blank_lines() -> None:
+    doc = normalize("第一行。\n第二行。\n第三行。")
+    assert len(doc.paragraphs) == 3
+    _check_offsets(doc)
+
+
+def test_fragment_normalization_matches_document() -> None:
+    assert normalize_fragment("１．６萬農戶", "traditional") == "1.6万农户"
+
+
+def test_empty_and_odd_input() -> None:
+    assert normalize("").text == ""
+    doc = normalize("\ufffd\ufffd?\n\n\u0000")
+    _check_offsets(doc)
