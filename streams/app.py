@@ -21,9 +21,10 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from schemas.models import DlqRecord, EnrichedDocument, utcnow
+from schemas.models import DlqRecord, EnrichedDocument
 from streams import intake
 from streams.dlq import dlq_key, dlq_record
+from streams.enrich import enrich_payload
 from streams.observability import BATCH_SECONDS, DLQ, DOCUMENTS, ENRICHED, LAG, METRICS
 from streams.pipeline.analyzer import get_pipeline
 from streams.rows import DLQ_COLUMNS
@@ -65,24 +66,16 @@ def create_app(settings: Settings) -> faust.App:
 
     async def enrich_one(message: Any) -> None:
         try:
-            raw = intake.parse_raw(message.value, settings.max_doc_chars)
+            enriched = await asyncio.to_thread(
+                enrich_payload, pipeline, message.value, max_doc_chars=settings.max_doc_chars,
+                partition=message.partition, offset=message.offset,
+            )
         except intake.IntakeError as exc:
-            await send_dlq(exc.kind, exc.detail, message)
+            await send_dlq(exc.kind, exc.detail, message, exc.doc_id)
             return
-        try:
-            result = await asyncio.to_thread(
-                pipeline.analyze, raw.text, doc_id=raw.doc_id, title=raw.title, published_at=raw.published_at,
-            )
-            enriched = EnrichedDocument(
-                raw=raw, analysis=result, pipeline_version=pipeline.version, processed_at=utcnow(),
-                kafka_partition=message.partition, kafka_offset=message.offset,
-            )
-            payload = enriched.model_dump_json().encode("utf-8")
-        except Exception as exc:  # noqa: BLE001 - any failure of the analysis is a DLQ record
-            await send_dlq(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", message, raw.doc_id)
-            return
-        future = await enriched_topic.send(key=raw.doc_id.encode("utf-8"), value=payload)
-        await future
+        future = await enriched_topic.send(key=enriched.raw.doc_id.encode("utf-8"),
+                                           value=enriched.model_dump_json().encode("utf-8"))
+        await future  # the broker has it before faust may ack the raw message
         ENRICHED.inc()
 
     @app.agent(raw_topic, concurrency=1)

@@ -14,15 +14,12 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from streams.errors import UserError
 from streams.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="newsetl: streaming ETL for Chinese news analytics.")
 console = Console()
 err = Console(stderr=True)
-
-
-class UserError(Exception):
-    """An error to show as one line (no traceback)."""
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -44,7 +41,6 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         from clickhouse_connect.driver.exceptions import ClickHouseError
         from pydantic import ValidationError
 
-        from streams.demo import DemoError
         from streams.local import ServiceError
 
         try:
@@ -55,7 +51,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise fail("interrupted", 130) from None
         except ValidationError as exc:
             raise fail(f"invalid configuration: {exc.errors()[0].get('loc')}: {exc.errors()[0].get('msg')}") from None
-        except (UserError, ServiceError, DemoError) as exc:
+        except (UserError, ServiceError) as exc:
             raise fail(str(exc)) from None
         except ClickHouseError as exc:
             raise fail(f"ClickHouse: {_one_line(exc)}") from None
@@ -169,6 +165,29 @@ def query(
     if fmt not in ("table", "csv", "json"):
         raise fail(f"unknown format {fmt!r}: use table, csv or json")
     print_query(settings(), sql, fmt, write=write, console=console)
+
+
+@app.command()
+@friendly
+def replay(
+    source: Annotated[str, typer.Option("--source", help="raw: re-run the pipeline; enriched: reload ClickHouse")] = "raw",
+    start: Annotated[str, typer.Option("--from", help="earliest or an ISO time")] = "earliest",
+    stop: Annotated[str | None, typer.Option("--to", help="ISO time to stop at (default: the end when started)")] = None,
+) -> None:
+    """Reprocess history from Kafka into ClickHouse (own consumer group; the live worker keeps running)."""
+    from streams.replay import replay as run_replay
+
+    if source not in ("raw", "enriched"):
+        raise fail(f"unknown source {source!r}: use raw or enriched")
+    summary = run_replay(settings(), "raw" if source == "raw" else "enriched", start, stop, console=console)
+    skipped = ", ".join(f"{k}: {n}" for k, n in summary.skipped.items())
+    console.print(
+        f"replayed {summary.read} of {summary.planned} message(s) from {source} in {summary.seconds:.1f}s: "
+        f"{summary.written} document(s) written"
+        + (f" (pipeline {summary.pipeline_version})" if summary.pipeline_version else "")
+        + (f", {summary.dlq} to the DLQ" if summary.dlq else "")
+        + (f", skipped invalid input already in the DLQ ({skipped})" if skipped else "")
+    )
 
 
 @app.command()

@@ -91,7 +91,12 @@ def split_statements(sql: str) -> list[str]:
 
 
 def apply_migrations(settings: Settings, client: Client | None = None) -> list[str]:
-    """Create the database, tables and views if missing; returns the names of files applied now."""
+    """Create the database, tables and views if missing; returns the files not recorded before.
+
+    Every statement is idempotent (``IF NOT EXISTS``), and all files run at every start, so a
+    dropped table or view is recreated (e.g. before ``replay --source enriched``); the
+    ``schema_migrations`` table records which versions a database has seen.
+    """
     client = client or make_client(settings)
     db = settings.clickhouse_database
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
@@ -101,12 +106,11 @@ def apply_migrations(settings: Settings, client: Client | None = None) -> list[s
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
     done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
-    applied = []
+    new = []
     for version, name, sql in migration_files():
-        if version in done:
-            continue
         for statement in split_statements(sql.replace("{db}", db)):
             client.command(statement)
-        client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
-        applied.append(name)
-    return applied
+        if version not in done:
+            client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
+            new.append(name)
+    return new

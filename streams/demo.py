@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from streams.clickhouse import apply_migrations, make_client
+from streams.errors import UserError
 from streams.local.services import up as services_up
 from streams.producer import produce
 from streams.settings import Settings
@@ -23,7 +24,7 @@ from streams.supervise import start_background_worker
 from streams.topics import ensure_topics
 
 
-class DemoError(Exception):
+class DemoError(UserError):
     pass
 
 

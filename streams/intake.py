@@ -32,10 +32,11 @@ ERROR_KINDS = (
 class IntakeError(Exception):
     """A message that cannot become a RawDocument; ``kind`` is one of ERROR_KINDS."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, doc_id: str | None = None) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+        self.doc_id = doc_id
 
 
 def _schema_error(exc: ValidationError) -> IntakeError:

@@ -135,6 +135,11 @@ class ClickHouseSink:
     def pending(self) -> int:
         return len(self._pending)
 
+    @property
+    def buffered(self) -> list[PendingDoc]:
+        """The documents waiting for the next flush (read-only view)."""
+        return list(self._pending)
+
     async def _write(self, batch: list[PendingDoc], result: FlushResult) -> Exception | None:
         rows = table_rows([item.doc for item in batch])
         inserts = [(table, TABLE_COLUMNS[table], rows[table], dedup_token(table, batch)) for table in WRITE_ORDER]
