@@ -24,7 +24,9 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from schemas.models import MetricResult
 from streams.pipeline.lexicon import MetricLexicon
@@ -40,6 +42,7 @@ _DELIMS = "，,；;。：:、！？!?\n"
 _CLAUSE_DELIMS = "，,；;。：:！？!?\n"
 _BAD_BEFORE = set("第.:+/?\ufffd#@")
 _BAD_AFTER = set(":+/?\ufffd")
+_SUBJECT_NOISE = re.compile(r"[“”\"《》（）()\s]")
 _FIGURE_CHARS = re.compile(r"[\d.,%]+(?:万|亿)?")
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
 _GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
@@ -301,13 +304,19 @@ def _is_delim(text: str, i: int, delims: str) -> bool:
     return not (char == "," and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit())
 
 
+@lru_cache(maxsize=256)
+def _delim_positions(text: str, delims: str) -> tuple[int, ...]:
+    return tuple(i for i, char in enumerate(text) if char in delims and _is_delim(text, i, delims))
+
+
+def _last_delim_before(text: str, index: int, delims: str) -> int:
+    positions = _delim_positions(text, delims)
+    at = bisect_left(positions, index) - 1
+    return positions[at] if at >= 0 else -1
+
+
 def _segment_start(text: str, index: int, floor: int) -> int:
-    cut = floor
-    for i in range(index - 1, floor - 1, -1):
-        if _is_delim(text, i, _DELIMS):
-            cut = i + 1
-            break
-    return cut
+    return max(floor, _last_delim_before(text, index, _DELIMS) + 1)
 
 
 def _right_words(text: str, end: int) -> str:
@@ -327,10 +336,7 @@ def _right_words(text: str, end: int) -> str:
 
 
 def _clause_start(text: str, index: int) -> int:
-    for i in range(index - 1, -1, -1):
-        if _is_delim(text, i, _CLAUSE_DELIMS):
-            return i + 1
-    return 0
+    return _last_delim_before(text, index, _CLAUSE_DELIMS) + 1
 
 
 def _away_qualifier(text: str, figure: _Figure, lexicon: MetricLexicon) -> str | None:
@@ -353,19 +359,19 @@ def _away_qualifier(text: str, figure: _Figure, lexicon: MetricLexicon) -> str |
     return None
 
 
+@lru_cache(maxsize=16)
+def _affix_patterns(prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    head = re.compile("^(?:" + "|".join(map(re.escape, prefixes)) + ")+") if prefixes else re.compile(r"^\b\B")
+    tail = re.compile("(?:" + "|".join(map(re.escape, suffixes)) + ")+$") if suffixes else re.compile(r"^\b\B")
+    return head, tail
+
+
 def _strip_subject(words: str, lexicon: MetricLexicon) -> str:
-    words = _YEAR_WORDS.sub("", words)
-    words = re.sub(r"[“”\"《》（）()\s]", "", words)
-    changed = True
-    while changed and words:
-        changed = False
-        for prefix in lexicon.subject_strip_prefixes:
-            if words.startswith(prefix) and len(words) > len(prefix):
-                words, changed = words[len(prefix) :], True
-        for suffix in lexicon.subject_strip_suffixes:
-            if words.endswith(suffix) and len(words) > len(suffix):
-                words, changed = words[: -len(suffix)], True
-    return words[:24]
+    """The figure's words without years, quotes, leading scope words and trailing verbs."""
+    words = _SUBJECT_NOISE.sub("", _YEAR_WORDS.sub("", words))
+    head, tail = _affix_patterns(lexicon.subject_strip_prefixes, lexicon.subject_strip_suffixes)
+    stripped = tail.sub("", head.sub("", words))
+    return (stripped or words)[:24] if stripped else ""
 
 
 # ---------------------------------------------------------------- year and region
@@ -393,7 +399,19 @@ def _year_for(text: str, index: int) -> int | None:
 @dataclass(slots=True)
 class _RegionContext:
     doc_region: str
-    paragraph_regions: dict[int, str]
+    paragraph_texts: dict[int, str]
+    _sentence_cache: dict[int, str] = field(default_factory=dict)
+    _paragraph_cache: dict[int, str] = field(default_factory=dict)
+
+    def _paragraph_region(self, index: int) -> str:
+        if index not in self._paragraph_cache:
+            self._paragraph_cache[index] = _single(find_regions(self.paragraph_texts.get(index, "")))
+        return self._paragraph_cache[index]
+
+    def _sentence_region(self, sentence: Sentence) -> str:
+        if sentence.start not in self._sentence_cache:
+            self._sentence_cache[sentence.start] = _single(find_regions(sentence.text))
+        return self._sentence_cache[sentence.start]
 
     def for_sentence(self, sentence: Sentence, left: str) -> str:
         doc = self.doc_region
@@ -403,7 +421,7 @@ class _RegionContext:
                 return find_regions_province(doc)
             if region is not None and "全市" in left and region.level > 2:
                 return find_regions_city(doc)
-        for candidate in (_single(find_regions(sentence.text)), self.paragraph_regions.get(sentence.paragraph_index, "")):
+        for candidate in (self._sentence_region(sentence), self._paragraph_region(sentence.paragraph_index)):
             if candidate and (not doc or is_within(candidate, doc)):
                 return candidate
         return doc
@@ -450,7 +468,7 @@ def extract_metrics(
     doc_region = main_region(doc.text) or default_region
     regions = _RegionContext(
         doc_region=doc_region,
-        paragraph_regions={p.index: _single(find_regions(p.text)) for p in doc.paragraphs},
+        paragraph_texts={p.index: p.text for p in doc.paragraphs},
     )
     results: list[MetricResult] = []
     for sentence in doc.sentences:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,11 +55,17 @@ class MetricLexicon:
     topic_rules: tuple[TopicRule, ...]
     subject_strip_prefixes: tuple[str, ...]
     subject_strip_suffixes: tuple[str, ...]
+    rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        units = {base for base, _ in self.units.values()}
+        for unit in units:
+            self.rules_by_unit[unit] = tuple(r for r in self.metric_rules if not r.units or unit in r.units)
 
     def classify(self, left: str, right: str, unit: str) -> tuple[str, str | None]:
         """(metric key, topic or ``None`` when the rule leaves it open) for a figure's words."""
         context = f"{left} {right}"
-        for rule in self.metric_rules:
+        for rule in self.rules_by_unit.get(unit, self.metric_rules):
             if rule.matches(left, context, unit):
                 return rule.metric, rule.topic or self.metric_topics.get(rule.metric)
         return "other", None
