@@ -97,7 +97,10 @@ class AnalysisResult(BaseModel):
 
     def contract(self) -> dict:
         """The JSON object of the ``analyze`` contract (DESIGN.md)."""
-        return self.model_dump(include={"doc", "paragraphs", "metrics"}, mode="json")
+        return self.model_dump(
+            include={"doc": True, "paragraphs": {"__all__": {"index", "text", "topics", "scores"}}, "metrics": True},
+            mode="json",
+        )
 
 
 class EnrichedDocument(BaseModel):

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.models import AnalysisResult
+from streams.articles import document_from_text
 from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
 
@@ -109,7 +110,9 @@ def run_analyze(paths: list[Path], fmt: Format, settings: Settings, *,
             failed += 1
             print(f"newsetl analyze: error: {path}: {exc}", file=err, flush=True)
             continue
-        result = pipeline.analyze(text)
+        # Same doc_id, title and date as `newsetl produce` gives the file, so both paths agree.
+        doc = document_from_text(text, path)
+        result = pipeline.analyze(text, doc_id=doc.doc_id, title=doc.title, published_at=doc.published_at)
         if console is None:
             out.write(to_json_line(result) + "\n")
             out.flush()
