@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from metric_scoring import DocScore, combine, format_table, score_document
 
 from streams.pipeline.extract import extract_metrics
 from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
-from tests.unit.pipeline.metric_scoring import DocScore, combine, format_table, score_document
 
 DEVSET = Path(__file__).resolve().parents[3].parent / "shared" / "devset"
 
