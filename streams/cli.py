@@ -201,6 +201,37 @@ def demo(
     run_demo(settings(), console, timeout=timeout)
 
 
+@app.command()
+@friendly
+def bench(
+    what: Annotated[str, typer.Argument(help="analyze, etl or dashboard")] = "analyze",
+    repeat: Annotated[int, typer.Option(help="analyze: passes over the seeds")] = 20,
+    docs: Annotated[int, typer.Option(help="etl: generated documents")] = 2000,
+    rows: Annotated[int, typer.Option(help="dashboard: generated metric rows")] = 1_000_000,
+) -> None:
+    """Measure speed: analyze (MB/s vs raw rjieba), etl (docs/s, produce→visible latency; needs `up`),
+    dashboard (view latencies on generated rows; needs `up`)."""
+    import json as jsonlib
+
+    if what == "analyze":
+        from streams.bench_analyze import bench_analyze
+
+        result = bench_analyze(sorted(Path("seeds").glob("*.txt")), repeat, settings())
+    elif what == "etl":
+        from streams.bench_etl import bench_etl
+
+        with console.status(f"running {docs} documents through a scratch worker…"):
+            result = bench_etl(settings(), docs)
+    elif what == "dashboard":
+        from streams.bench_dashboard import bench_dashboard
+
+        with console.status(f"timing dashboard views on {rows:,} generated metric rows…"):
+            result = bench_dashboard(settings(), rows)
+    else:
+        raise fail(f"unknown benchmark {what!r}: use analyze, etl or dashboard")
+    console.print_json(jsonlib.dumps(result, ensure_ascii=False, default=str))
+
+
 def main() -> None:
     app()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from streams.articles import read_path
+from streams.bench_etl import generated_documents
 from streams.pipeline.analyzer import get_pipeline
 from streams.producer import produce
 from tests.integration.etl_helpers import (
@@ -132,25 +133,6 @@ def test_bad_messages_go_to_dlq_and_accounting_holds(stack, worker_factory):
     assert read == in_clickhouse + len(dlq) == 2 * len(bad)
     # The DLQ is also copied into ClickHouse for dashboards.
     poll(lambda: scalar(settings, "SELECT count() FROM dlq") == len(bad), 60, "dlq table rows")
-
-
-TOWNS = ["城关镇", "石门镇", "青山乡", "河口镇", "柳林乡", "白水镇", "龙泉镇", "东山乡"]
-
-
-def generated_documents(count: int) -> list[dict]:
-    """Short, varied articles with numbers (deterministic)."""
-    docs = []
-    for i in range(count):
-        town = TOWNS[i % len(TOWNS)]
-        text = (
-            f"{town}第{i}号简报\n"
-            f"2020年，{town}建档立卡贫困户{300 + i % 97}户{900 + i % 389}人全部脱贫，"
-            f"贫困发生率由{5 + i % 7}.{i % 10}%降至0.{i % 9 + 1}%。\n"
-            f"全镇发展产业基地{10 + i % 13}个，带动就业{200 + i % 51}人，人均纯收入达到{8000 + i}元。\n"
-            f"开展技能培训{i % 40 + 3}场次，发放教育资助资金{i % 60 + 12}万元。"
-        )
-        docs.append({"doc_id": f"gen-{i:05d}", "source": "generated", "title": f"{town}第{i}号简报", "text": text})
-    return docs
 
 
 def expected_for_generated(settings, docs: list[dict]) -> int:

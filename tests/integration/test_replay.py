@@ -12,13 +12,14 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from streams.articles import read_path
+from streams.bench_etl import generated_documents
 from streams.clickhouse import make_client
 from streams.pipeline.analyzer import DEFAULT_RULES_DIR, Pipeline
 from streams.producer import produce
 from streams.query import run_query
 from streams.replay import replay
 from tests.integration.etl_helpers import REPO, WorkerProcess, isolated, poll, scalar, send_raw
-from tests.integration.test_etl import SEEDS, generated_documents
+from tests.integration.test_etl import SEEDS
 
 AGGREGATES = {
     "documents": "SELECT count(), sum(metric_count), sum(paragraph_count), groupArraySorted(1000)(doc_id) FROM documents_latest",
