@@ -125,7 +125,7 @@ def dashboard_queries(db: str) -> dict[str, tuple[str, dict[str, Any]]]:
     dates = {"date_from": q.MIN_DATE, "date_to": q.MAX_DATE}
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for view in ("dash_topic_daily", "dash_topic_weekly", "dash_documents_daily", "dash_metric_totals",
-                 "dash_top_subjects", "dash_dlq_daily"):
+                 "dash_top_subjects", "dash_dlq_daily"):  # dash_document_metrics: see api:document_spans
         found[f"view:{view}"] = (f"SELECT * FROM {q.check_identifier(db)}.{view}", {})
     found.update({
         "api:topics_day": (q.render(q.TOPIC_SERIES, db, view="dash_topic_daily", col="day"), dates),
@@ -139,7 +139,8 @@ def dashboard_queries(db: str) -> dict[str, tuple[str, dict[str, Any]]]:
                             {**no_filter, "limit": 50, "offset": 0}),
         "api:metric_rows_filtered": (q.render(q.METRIC_ROWS, db, sort="published_at", direction="DESC"),
                                      {**one_metric, "region": REGIONS[0], "limit": 50, "offset": 0}),
-        "api:metric_count": (q.render(q.METRIC_COUNT, db), no_filter),
+        "api:metric_count": (q.render(q.METRIC_COUNT, db), {**no_filter, "topic": CATALOG[0][2]}),
+        "api:metric_count_all": (q.render(q.METRIC_COUNT_ALL, db), {}),
         "api:document": (q.render(q.DOCUMENT, db), {"doc_id": "bench-10"}),
         "api:document_spans": (q.render(q.DOCUMENT_SPANS, db), {"doc_id": "bench-10"}),
         "api:document_list": (q.render(q.DOCUMENT_LIST, db), {"limit": 200}),

@@ -83,3 +83,11 @@ SELECT
     uniqExact(doc_id) AS documents
 FROM {db}.dlq FINAL
 GROUP BY day, kind;
+
+-- The current run's metrics of ONE document, for the document view (a parameterized view:
+-- `SELECT … FROM dash_document_metrics(doc_id = 'x')`). Same rows as metrics_latest filtered on
+-- doc_id, but the run is looked up for that document only, instead of for every document.
+CREATE VIEW IF NOT EXISTS {db}.dash_document_metrics AS
+SELECT * FROM {db}.metrics FINAL
+WHERE doc_id = {doc_id:String}
+  AND processed_at = (SELECT max(processed_at) FROM {db}.documents WHERE doc_id = {doc_id:String});

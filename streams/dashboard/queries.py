@@ -59,7 +59,7 @@ SELECT metric, unit, sum(mentions) AS mentions
 FROM {db}.dash_metric_totals
 WHERE ({topic:String} = '' OR topic = {topic:String})
 GROUP BY metric, unit
-ORDER BY mentions DESC, metric, unit
+ORDER BY metric = 'other', mentions DESC, metric, unit
 LIMIT 300
 """
 
@@ -106,6 +106,11 @@ LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 METRIC_COUNT: Final = """
 SELECT count() FROM {db}.metrics_latest WHERE """ + METRIC_FILTER
 
+# Without filters the count is the sum of the documents' metric counts (same rows, far cheaper).
+METRIC_COUNT_ALL: Final = """
+SELECT sum(metrics) FROM {db}.dash_documents_daily
+"""
+
 TITLES: Final = """
 SELECT doc_id, title FROM {db}.documents_latest WHERE doc_id IN {ids:Array(String)}
 """
@@ -120,8 +125,7 @@ WHERE doc_id = {doc_id:String}
 DOCUMENT_SPANS: Final = """
 SELECT char_start, char_end, span, value, unit, qualifier, metric, topic, subject, region, year,
        paragraph_index, sentence
-FROM {db}.metrics_latest
-WHERE doc_id = {doc_id:String}
+FROM {db}.dash_document_metrics(doc_id = {doc_id:String})
 ORDER BY char_start, char_end
 """
 
@@ -149,7 +153,7 @@ ORDER BY day, kind
 SUMMARY: Final = """
 SELECT
     (SELECT sum(documents) FROM {db}.dash_documents_daily) AS documents,
-    (SELECT sum(mentions) FROM {db}.dash_metric_totals) AS metrics,
+    (SELECT sum(metrics) FROM {db}.dash_documents_daily) AS metrics,
     (SELECT sum(messages) FROM {db}.dash_dlq_daily) AS dlq,
     (SELECT min(day) FROM {db}.dash_documents_daily) AS first_day,
     (SELECT max(day) FROM {db}.dash_documents_daily) AS last_day

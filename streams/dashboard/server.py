@@ -269,7 +269,8 @@ class Api:
         sql = q.render(q.METRIC_ROWS, self.db, sort=q.SORT_COLUMNS[sort], direction=order.upper())
         rows, count = await asyncio.gather(
             self.pool.rows(sql, {**params, **page}),
-            self.pool.rows(q.render(q.METRIC_COUNT, self.db), params),
+            self.pool.rows(q.render(q.METRIC_COUNT, self.db), params) if any(params.values())
+            else self.pool.rows(q.render(q.METRIC_COUNT_ALL, self.db)),
         )
         ids = sorted({row["doc_id"] for row in rows})
         titles = {}
@@ -277,7 +278,7 @@ class Api:
             titles = {r["doc_id"]: r["title"] for r in await self.pool.rows(q.render(q.TITLES, self.db), {"ids": ids})}
         for row in rows:
             row["title"] = titles.get(row["doc_id"], "")
-        total = int(next(iter(count[0].values()))) if count else 0
+        total = int(next(iter(count[0].values())) or 0) if count else 0
         return reply({"total": total, **page, "sort": sort, "order": order, "rows": rows})
 
     async def documents(self, request: web.Request) -> web.Response:
@@ -337,7 +338,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; "
         "base-uri 'none'; frame-ancestors 'none'",
     )
     return response

@@ -1,0 +1,111 @@
+"""Load articles into ClickHouse the way the worker does, without Kafka (dashboard tests, demos).
+
+Articles are read with :mod:`streams.articles`, analyzed by the real pipeline
+(:func:`streams.pipeline.analyzer.get_pipeline`), wrapped in :class:`EnrichedDocument` like the
+Faust ``enrich`` agent does, and written by the real :class:`~streams.sink.ClickHouseSink`. With
+``replay=True`` every document is written a second time as a newer run (a replay) — the dashboard
+views must still count it once. DLQ rows can be added to feed the dead-letter chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from schemas.models import EnrichedDocument, RawDocument
+from streams.articles import read_path
+from streams.clickhouse import apply_migrations, make_client
+from streams.dlq import dlq_record
+from streams.pipeline.analyzer import get_pipeline
+from streams.rows import DLQ_COLUMNS
+from streams.settings import Settings
+from streams.sink import ClickHouseSink, PendingDoc
+
+#: A documented fallback date for articles without one, so the time charts have distinct days.
+FALLBACK_PUBLISHED = datetime(2018, 3, 1, 8, 0, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class Seeded:
+    """What :func:`load_articles` wrote: the current run of every document (doc_id → document)."""
+
+    documents: dict[str, EnrichedDocument] = field(default_factory=dict)
+    runs: int = 0
+    dlq_rows: int = 0
+
+    @property
+    def metric_count(self) -> int:
+        return sum(len(doc.analysis.metrics) for doc in self.documents.values())
+
+
+def read_articles(paths: Iterable[Path], settings: Settings) -> list[RawDocument]:
+    """RawDocuments of the given files; an article without a date gets a distinct fallback date."""
+    docs: list[RawDocument] = []
+    for index, path in enumerate(sorted(paths)):
+        for loaded in read_path(path, settings.max_doc_chars):
+            if loaded.document is None:
+                raise ValueError(f"{path}: {loaded.error}")
+            doc = loaded.document
+            if doc.published_at is None:
+                doc = doc.model_copy(update={"published_at": FALLBACK_PUBLISHED + timedelta(days=9 * index)})
+            docs.append(doc)
+    return docs
+
+
+async def _write(settings: Settings, docs: list[EnrichedDocument], topic: str, first_offset: int) -> None:
+    sink = ClickHouseSink(settings)
+    try:
+        for offset, doc in enumerate(docs, first_offset):
+            sink.add(PendingDoc(doc, topic, doc.kafka_partition, offset, doc.model_dump_json().encode("utf-8")))
+        result = await sink.flush()
+        if result.rejected:
+            raise RuntimeError(f"sink rejected {len(result.rejected)} document(s): {result.rejected[0][1]}")
+    finally:
+        sink.close()
+
+
+def load_articles(settings: Settings, paths: Iterable[Path], *, replay: bool = True,
+                  dlq_rows: int = 0) -> Seeded:
+    """Analyze ``paths`` and write them to ``settings.clickhouse_database`` (migrated first)."""
+    apply_migrations(settings)
+    pipeline = get_pipeline(settings)
+    raws = read_articles(paths, settings)
+    seeded = Seeded()
+    runs = 2 if replay else 1
+    for run in range(runs):
+        processed_at = datetime.now(UTC) + timedelta(seconds=run)
+        batch = []
+        for offset, raw in enumerate(raws):
+            analysis = pipeline.analyze(raw.text, doc_id=raw.doc_id, title=raw.title, published_at=raw.published_at)
+            batch.append(EnrichedDocument(
+                raw=raw, analysis=analysis,
+                pipeline_version=pipeline.version + ("" if run == runs - 1 else "-previous"),
+                processed_at=processed_at, kafka_partition=0, kafka_offset=offset,
+            ))
+        asyncio.run(_write(settings, batch, settings.enriched_topic, first_offset=run * len(raws)))
+        seeded.documents = {doc.raw.doc_id: doc for doc in batch}
+        seeded.runs += 1
+    if dlq_rows:
+        seeded.dlq_rows = insert_dlq_rows(settings, dlq_rows)
+    return seeded
+
+
+def insert_dlq_rows(settings: Settings, count: int) -> int:
+    """``count`` DLQ table rows of a few kinds over a few days (as the dlq_sink agent writes them)."""
+    kinds = ("invalid_json", "schema_violation", "enrich_error")
+    rows = []
+    for n in range(count):
+        record = dlq_record(kinds[n % len(kinds)], "generated for the dashboard", topic=settings.raw_topic,
+                            partition=0, offset=n, payload=b"{not json", doc_id=None)
+        failed = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(days=n % 4, minutes=n)
+        rows.append([record.error, record.detail, record.topic, record.partition, record.offset, record.doc_id,
+                     record.payload, record.payload_encoding, failed.replace(tzinfo=None), 0, n])
+    client = make_client(settings)
+    try:
+        client.insert(f"{settings.clickhouse_database}.dlq", rows, column_names=list(DLQ_COLUMNS))
+    finally:
+        client.close()
+    return count
