@@ -67,6 +67,14 @@ def settings() -> Settings:
     return get_settings()
 
 
+@app.callback()
+def _configure() -> None:
+    """Quiet, structured logs for every command."""
+    from streams.observability import setup_logging
+
+    setup_logging(settings().log_level)
+
+
 # --- local services -------------------------------------------------------------------------
 def _print_statuses(statuses: list[Any]) -> bool:
     from rich.table import Table
@@ -95,11 +103,12 @@ def up() -> None:
 def down() -> None:
     """Stop the local services (and a background demo worker)."""
     from streams.local.services import down as services_down
-    from streams.supervise import stop_background_worker
+    from streams.supervise import BACKGROUND_COMMANDS, stop_background
 
-    stopped_worker = stop_background_worker(settings())
-    if stopped_worker:
-        console.print(f"stopped worker (pid {stopped_worker})")
+    for name in BACKGROUND_COMMANDS:
+        pid = stop_background(settings(), name)
+        if pid:
+            console.print(f"stopped {name} (pid {pid})")
     services_down(settings(), progress=lambda line: console.print(line, highlight=False))
 
 

@@ -20,7 +20,7 @@ from streams.errors import UserError
 from streams.local.services import up as services_up
 from streams.producer import produce
 from streams.settings import Settings
-from streams.supervise import start_background_worker
+from streams.supervise import start_background
 from streams.topics import ensure_topics
 
 
@@ -95,7 +95,7 @@ def run_demo(settings: Settings, console: Console, *, timeout: float = 600.0, se
     asyncio.run(ensure_topics(settings))
     summary = produce([str(seeds)], settings, console=console)
     console.print(f"produced {summary.sent} seed article(s) to {settings.raw_topic}")
-    pid = start_background_worker(settings)
+    pid = start_background(settings, "worker")
     console.print(f"worker running (pid {pid}, log {settings.data_dir / 'logs' / 'worker.log'})")
     seconds = wait_for_documents(settings, summary.doc_ids, timeout, console)
     console.print(f"all {len(set(summary.doc_ids))} seed documents visible in ClickHouse after {seconds:.1f}s")

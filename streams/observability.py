@@ -39,14 +39,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "WARNING") -> None:
-    """Route the ``newsetl`` loggers to stderr as JSON lines at ``level``."""
-    logger = logging.getLogger("newsetl")
-    logger.handlers.clear()
+    """Route the ``newsetl`` loggers to stderr as JSON lines at ``level``; other libraries'
+    records (aiokafka retries and the like) only from ERROR up unless ``level`` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
+    logger = logging.getLogger("newsetl")
+    logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel("DEBUG" if level.upper() == "DEBUG" else "ERROR")
 
 
 def serve_metrics(port: int) -> None:

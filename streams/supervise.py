@@ -1,4 +1,5 @@
-"""Running a worker as a detached background process (for ``newsetl demo``), with a PID file."""
+"""Detached background processes for ``newsetl demo`` (the worker, the dashboard), with PID files
+under ``<data_dir>/run`` and logs under ``<data_dir>/logs``; ``newsetl down`` stops them."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 
 from streams.settings import Settings
 
+BACKGROUND_COMMANDS = ("worker", "dashboard")
 
-def _pid_file(settings: Settings) -> Path:
-    return settings.data_dir / "run" / "worker.pid"
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.data_dir / "run" / f"{name}.pid"
 
 
 def _alive(pid: int) -> bool:
@@ -26,8 +29,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def background_worker_pid(settings: Settings) -> int | None:
-    path = _pid_file(settings)
+def background_pid(settings: Settings, name: str) -> int | None:
+    path = _pid_file(settings, name)
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
@@ -35,27 +38,27 @@ def background_worker_pid(settings: Settings) -> int | None:
     return pid if _alive(pid) else None
 
 
-def start_background_worker(settings: Settings, env: dict[str, str] | None = None) -> int:
-    """Start ``newsetl worker`` detached (logs under data_dir/logs); returns its pid (reused if running)."""
-    running = background_worker_pid(settings)
+def start_background(settings: Settings, name: str, env: dict[str, str] | None = None) -> int:
+    """Start ``newsetl <name>`` detached; returns its pid (the running one if already started)."""
+    running = background_pid(settings, name)
     if running:
         return running
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    _pid_file(settings).parent.mkdir(parents=True, exist_ok=True)
-    with open(logs / "worker.log", "ab") as log:
+    _pid_file(settings, name).parent.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", name],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env=env,
         )
-    _pid_file(settings).write_text(str(proc.pid))
+    _pid_file(settings, name).write_text(str(proc.pid))
     return proc.pid
 
 
-def stop_background_worker(settings: Settings, timeout: float = 20.0) -> int | None:
-    """SIGTERM the background worker, wait, SIGKILL if needed; returns the pid stopped."""
-    pid = background_worker_pid(settings)
+def stop_background(settings: Settings, name: str, timeout: float = 20.0) -> int | None:
+    """SIGTERM a background process, wait, SIGKILL if needed; returns the pid stopped."""
+    pid = background_pid(settings, name)
     if pid is None:
         return None
     os.kill(pid, signal.SIGTERM)
@@ -64,5 +67,5 @@ def stop_background_worker(settings: Settings, timeout: float = 20.0) -> int | N
         time.sleep(0.1)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-    _pid_file(settings).unlink(missing_ok=True)
+    _pid_file(settings, name).unlink(missing_ok=True)
     return pid
