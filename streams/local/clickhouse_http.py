@@ -741,8 +741,7 @@ class Request:
         try:
             try:
                 stream = conn.send_query(sql, default_format, params=self.query_params or None)
-                chunk = stream.fetch()
-                first = chunk.bytes() if chunk is not None else b""
+                first = _next_chunk(stream) or b""
             except Exception as exc:
                 if "Streaming query is not supported" not in str(exc):
                     raise
@@ -786,10 +785,10 @@ class Request:
         buffer = bytearray(first)
         try:
             while True:
-                chunk = stream.fetch()
+                chunk = _next_chunk(stream)
                 if chunk is None:
                     break
-                buffer += chunk.bytes()
+                buffer += chunk
                 if len(buffer) >= STREAM_FLUSH_BYTES:
                     send(codec.feed(bytes(buffer)) if codec else bytes(buffer))
                     buffer.clear()
@@ -806,6 +805,27 @@ class Request:
         tail = bytes(buffer)
         send(codec.feed(tail) + codec.flush() if codec else tail)
         write(b"0\r\n\r\n")
+
+
+def _next_chunk(stream: Any) -> bytes | None:
+    """The next chunk of a chdb streaming result, None at its end.
+
+    chdb's ``StreamingResult.fetch`` ends the stream on an empty chunk without looking at its
+    error flag, which can turn a failure into a silently truncated result; read it here instead.
+    """
+    conn, handle = getattr(stream, "_conn", None), getattr(stream, "_result", None)
+    if conn is None or handle is None or not hasattr(conn, "streaming_fetch_result"):
+        chunk = stream.fetch()  # a chdb without the internals used below
+        return None if chunk is None else chunk.bytes()
+    raw = conn.streaming_fetch_result(handle)
+    if raw is None:
+        return None
+    if raw.has_error():
+        raise RuntimeError(raw.error_message())
+    if raw.rows_read() == 0:
+        stream._exhausted = True
+        return None
+    return raw.bytes()
 
 
 def _summary(

@@ -465,3 +465,11 @@ def test_concurrent_queries_in_one_session_are_refused(stack: Settings) -> None:
     for t in threads:
         t.join(30)
     assert sorted(results) == [200, 500]
+
+
+def test_error_in_the_middle_of_a_streamed_result_is_raised(ch_client: object) -> None:
+    """A failure after the first chunks were sent still reaches the client, not a silent truncation."""
+    with pytest.raises(Exception, match="FUNCTION_THROW_IF_VALUE_IS_NON_ZERO"):
+        # clickhouse-connect reads the rest of a large result lazily: consume it inside the block
+        len(ch_client.query("SELECT toString(number) FROM numbers(3000000) WHERE throwIf(number = 2500000) = 0").result_rows)
+    assert ch_client.command("SELECT 1") == 1
