@@ -25,5 +25,8 @@ def run_worker(settings: Settings) -> None:
     log.info("worker starting", extra={"migrations": applied, "topics_created": created,
                                        "group": settings.worker_group})
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    # Logging stays ours (JSON lines, quiet); no terminal spinner in log files.
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
+                          override_logging=False)
+    worker.spinner = None
     worker.execute_from_commandline()
