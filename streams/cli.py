@@ -38,7 +38,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from aiokafka.errors import KafkaError
-        from clickhouse_connect.driver.exceptions import ClickHouseError
+        from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
         from pydantic import ValidationError
 
         from streams.local import ServiceError
@@ -53,6 +53,9 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise fail(f"invalid configuration: {exc.errors()[0].get('loc')}: {exc.errors()[0].get('msg')}") from None
         except (UserError, ServiceError) as exc:
             raise fail(str(exc)) from None
+        except OperationalError:
+            raise fail(f"cannot reach ClickHouse at {get_settings().clickhouse_url} "
+                       "(is it running? see `newsetl status`, start it with `newsetl up`)") from None
         except ClickHouseError as exc:
             raise fail(f"ClickHouse: {_one_line(exc)}") from None
         except KafkaError as exc:

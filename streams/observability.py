@@ -43,6 +43,8 @@ def setup_logging(level: str = "WARNING") -> None:
     records (aiokafka retries and the like) only from ERROR up unless ``level`` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    if level.upper() != "DEBUG":
+        handler.addFilter(lambda r: r.name.startswith("newsetl") or r.levelno >= logging.ERROR)
     logger = logging.getLogger("newsetl")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())

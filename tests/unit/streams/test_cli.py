@@ -1,0 +1,52 @@
+"""User mistakes and unreachable services end in one clear line and a non-zero exit."""
+
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import app
+from streams.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def nowhere(monkeypatch, tmp_path):
+    """Point every command at ports where nothing listens."""
+    monkeypatch.setenv("NEWSETL_CLICKHOUSE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("NEWSETL_KAFKA_BROKER", "kafka://127.0.0.1:9")
+    monkeypatch.setenv("NEWSETL_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def one_line_error(result) -> str:
+    out = result.output.strip()
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error:"), out
+    return lines[0]
+
+
+def test_query_with_clickhouse_down_is_one_line():
+    result = runner.invoke(app, ["query", "SELECT 1"])
+    assert result.exit_code == 1
+    assert "ClickHouse" in one_line_error(result) or "running" in one_line_error(result)
+
+
+def test_produce_missing_path_is_reported_and_fails(tmp_path):
+    result = runner.invoke(app, ["produce", str(tmp_path / "missing.txt")])
+    assert result.exit_code == 1
+    assert "missing.txt" in result.output and "Traceback" not in result.output
+
+
+def test_unknown_formats_and_sources_are_refused():
+    assert one_line_error(runner.invoke(app, ["query", "SELECT 1", "--format", "xml"])).endswith("use table, csv or json")
+    assert "use raw or enriched" in one_line_error(runner.invoke(app, ["replay", "--source", "both"]))
+    assert "unknown benchmark" in one_line_error(runner.invoke(app, ["bench", "everything"]))
+
+
+def test_bad_replay_time_is_one_line():
+    result = runner.invoke(app, ["replay", "--from", "yesterday"])
+    assert result.exit_code == 1
+    assert "not an ISO time" in one_line_error(result)
