@@ -95,7 +95,7 @@
   // --- filters ---------------------------------------------------------------------------------
   function filters() {
     const form = $("#filters");
-    const choice = state.metricChoices[Number(form.metric.value)] || null;
+    const choice = form.metric.value === "" ? null : state.metricChoices[Number(form.metric.value)] || null;
     return {
       topic: form.topic.value,
       metric: choice ? choice.metric : "",
