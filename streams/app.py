@@ -132,7 +132,7 @@ def create_app(settings: Settings) -> faust.App:
             for event in events:
                 await stream.ack(event)
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=2.0)
     async def report_lag() -> None:
         consumer = app.consumer
         for tp in consumer.assignment():

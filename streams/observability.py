@@ -54,7 +54,15 @@ def setup_logging(level: str = "WARNING") -> None:
     root.setLevel("DEBUG" if level.upper() == "DEBUG" else "ERROR")
 
 
-def serve_metrics(port: int) -> None:
-    """Expose Prometheus metrics on 127.0.0.1:port (0 disables)."""
-    if port:
+def serve_metrics(port: int) -> bool:
+    """Expose Prometheus metrics on 127.0.0.1:port (0 disables). A port already taken (say, by a
+    second worker on the same machine) disables them for this process with a warning."""
+    if not port:
+        return False
+    try:
         start_http_server(port, addr="127.0.0.1")
+    except OSError as exc:
+        logging.getLogger("newsetl.worker").warning(
+            "metrics port unavailable, Prometheus metrics disabled", extra={"port": port, "error": str(exc)})
+        return False
+    return True

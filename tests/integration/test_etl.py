@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streams.articles import read_path
 from streams.bench_etl import generated_documents
 from streams.pipeline.analyzer import get_pipeline
 from streams.producer import produce
+from tests.integration.conftest import free_ports
 from tests.integration.etl_helpers import (
     REPO,
     WorkerProcess,
@@ -53,7 +55,7 @@ def worker_factory(tmp_path):
 
 @pytest.mark.timeout(300)
 def test_seeds_land_exactly_once(stack, worker_factory):
-    settings = isolated(stack, "seeds")
+    settings = isolated(stack, "seeds", metrics_port=free_ports(1)[0])
     worker = worker_factory(settings)
     summary = produce([str(SEEDS)], settings)
     assert summary.sent == 5 and not summary.skipped
@@ -78,6 +80,21 @@ def test_seeds_land_exactly_once(stack, worker_factory):
     assert scalar(settings, "SELECT count() FROM metrics_latest") == metric_total
     assert scalar(settings, "SELECT count() FROM paragraphs_latest") == scalar(
         settings, "SELECT sum(paragraph_count) FROM documents_latest")
+
+    # Prometheus metrics of the worker: documents written, metrics extracted, batch latency, lag.
+    def samples() -> dict[str, float]:
+        url = f"http://127.0.0.1:{settings.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                if line and not line.startswith("#")}
+
+    exported = poll(lambda: (found := samples()) and any(k.startswith("newsetl_consumer_lag{") for k in found)
+                    and found, 30, "the consumer lag gauge", on_timeout=worker.log_tail)
+    assert exported["newsetl_documents_processed_total"] >= 10
+    assert exported["newsetl_metrics_extracted_total"] >= 2 * metric_total
+    assert exported["newsetl_sink_batch_seconds_count"] >= 1
+    raw_lag = [v for k, v in exported.items() if k.startswith("newsetl_consumer_lag{") and settings.raw_topic in k]
+    assert len(raw_lag) == settings.topic_partitions and sum(raw_lag) == 0
 
 
 def bad_messages(max_chars: int) -> list[tuple[str, bytes | None]]:
