@@ -68,7 +68,7 @@ _T2S = str.maketrans({"萬": "万", "億": "亿", "餘": "余", "畝": "亩", "�
                       "兩": "两", "時": "时", "頃": "顷", "約": "约", "過": "过", "點": "点",
                       "裏": "里", "筆": "笔", "冊": "册", "農": "农", "貧": "贫", "脫": "脱",
                       "羣": "群", "衆": "众", "眾": "众", "勞": "劳", "動": "动",
-                      "於": "于", "數": "数", "億": "亿"})
+                      "於": "于", "數": "数"})
 
 # raw unit -> (base unit, factor); longest alternatives first
 _UNIT_MAP = {
@@ -350,7 +350,7 @@ def main(argv) -> int:
                 or len(set(r["topics"])) != len(r["topics"]):
             bad(f"{where}: topics {r['topics']!r}")
     for i, t in texts.items():
-        for p, off, raw in nonempty_lines(t):
+        for p, _off, raw in nonempty_lines(t):
             s = raw.strip()
             n = seen.get((i, p), 0)
             if len(s) >= 15 and n != 1:
