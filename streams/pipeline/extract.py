@@ -36,6 +36,11 @@ from streams.pipeline.types import NormalizedDoc, Sentence
 
 _NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
+_SINGLE_CN = re.compile(r"(?<![零〇一二两三四五六七八九十百千万亿])[二两三四五六七八九十](?![零〇一二两三四五六七八九十百千万亿])")
+_HAS_NUMERAL = re.compile(r"[\d零〇一二两三四五六七八九十百千]")
+_ENUM_SPLIT = re.compile(r"、")
+_ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
+_ENUM_AFTER_SPLIT = re.compile(r"、|和|及|与")
 _RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
 _APPROX_INNER = re.compile(r"余|多")
 _DELIMS = "，,；;。：:、！？!?\n"
@@ -127,6 +132,67 @@ class _Scanner:
                     return pos + len(noun), unit
         return None
 
+    def _bare_noun_before(self, start: int, end: int) -> str | None:
+        """``总人口16.5万，``: a bare 万/亿 count right after a noun that carries its unit."""
+        if end < len(self.text) and self.text[end] not in _CLAUSE_DELIMS:
+            return None
+        for unit, nouns in self.lex.bare_count_nouns_before.items():
+            if any(self.text.endswith(noun, 0, start) for noun in nouns):
+                return unit
+        return None
+
+    def _names_enumeration(self, start: int, end: int) -> bool:
+        """``完成五十亩、南村、长岭背…``: a Chinese-numeral word among names without figures."""
+        if self.text[start].isdigit():
+            return False
+        neighbours: list[str] = []
+        if self.text.startswith("、", end):
+            stop = end + 1
+            while stop < len(self.text) and self.text[stop] not in _DELIMS:
+                stop += 1
+            neighbours.append(self.text[end + 1 : stop])
+        if _left_char(self.text, start) == "、":
+            begin = start - 1
+            while begin > 0 and self.text[begin - 1] not in _DELIMS:
+                begin -= 1
+            neighbours.append(self.text[begin : start - 1])
+        return any(n and not _HAS_NUMERAL.search(n) for n in neighbours)
+
+    def closes_quote_after(self, end: int) -> bool:
+        """A closing ” later in the clause with no opening “ first: the figure is quoted."""
+        for i in range(end, len(self.text)):
+            char = self.text[i]
+            if char == "”":
+                return True
+            if char == "“" or _is_delim(self.text, i, _CLAUSE_DELIMS):
+                return False
+        return False
+
+    def enumerated_count_at(self, start: int) -> _Figure | None:
+        """``阳光兔业、瑞星牧业、丰之源三家``: one Chinese digit summing up an enumeration.
+
+        The digit counts when the items listed right before it (``A、B、C``, optionally ``…等``)
+        or right after its noun (``两项活动——A和B``) are as many as it says (``等``: at most).
+        """
+        value = CN_DIGITS.get(self.text[start]) or (10 if self.text[start] == "十" else 0)
+        if value < 2:
+            return None
+        unit = next((u for u in self.lex.enumerated_count_units if self.text.startswith(u, start + 1)), None)
+        if unit is None:
+            return None
+        before = self.text[_last_delim_before(self.text, start, _CLAUSE_DELIMS) + 1 : start]
+        items = _ENUM_SPLIT.split(before)
+        if before.endswith("等") and 2 <= len(items) <= value:
+            return _Figure(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        if len(items) == value and all(items):
+            return _Figure(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        after = _ENUM_INTRO.match(self.text, start + 1 + len(unit))
+        if after:
+            listed = self.text[after.end() :].rstrip("。！？!?")
+            if not any(c in _CLAUSE_DELIMS for c in listed) and len(_ENUM_AFTER_SPLIT.split(listed)) == value:
+                return _Figure(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        return None
+
     def _number_at(self, pos: int) -> _Number | None:
         """A number (with multiplier and 余/多) at ``pos``."""
         match = _NUMBER.match(self.text, pos)
@@ -140,6 +206,8 @@ class _Scanner:
         inner = _APPROX_INNER.match(self.text, end)
         if inner:
             end, approx = inner.end(), True
+            if factor == 1.0:  # 7300余万元: 余 between the number and its multiplier
+                end, factor = self._multiplier_at(end)
         if cn_range is not None:
             return _Number(end, 0.0, (cn_range[0] * factor, cn_range[1] * factor), approx, factor)
         assert value is not None
@@ -182,7 +250,10 @@ class _Scanner:
                 return None
             bare = self._bare_noun_at(pos)
             if bare is None:
-                return None
+                noun_unit = self._bare_noun_before(start, pos)
+                if noun_unit is None:
+                    return None
+                bare = (pos, noun_unit)
             return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
         surface, base, factor = unit_info
         end = pos + len(surface)
@@ -192,6 +263,8 @@ class _Scanner:
             return None
         if base in ("亩", "家", "户") and not self.text[start].isdigit() and self.text.startswith(self.lex.name_suffixes, end):
             return None  # 五十亩村, 三家村: a place name
+        if self._names_enumeration(start, end):
+            return None
         if low is not None and high is not None:
             low, high = low * factor, high * factor
         return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
@@ -250,6 +323,9 @@ class _Scanner:
                 break
         for word, kind in self.lex.qualifiers_before.items():
             if self.text.endswith(word, 0, start):
+                heads = self.lex.qualifier_noun_heads.get(word, ())
+                if any(self.text.endswith(h, 0, start - len(word)) for h in heads):
+                    break  # 动力不足6户: 不足 belongs to the category name
                 start -= len(word)
                 qualifier = kind if qualifier == "exact" else qualifier
                 break
@@ -272,19 +348,27 @@ def _blocked_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _candidates(text: str) -> list[tuple[int, str, bool]]:
+    """(start, token, single Chinese digit) of every number word, in text order."""
+    found = [(m.start(), m.group(), False) for m in _NUMBER.finditer(text)]
+    singles = [(m.start(), m.group(), True) for m in _SINGLE_CN.finditer(text)]
+    if not singles:
+        return found
+    return sorted(found + singles)
+
+
 def _scan_sentence(text: str, lexicon: MetricLexicon) -> list[_Figure]:
     scanner = _Scanner(text, lexicon)
     figures: list[_Figure] = []
     consumed = 0
-    for match in _NUMBER.finditer(text):
-        start = match.start()
-        if start < consumed or not scanner.valid_start(start, match.group()):
+    for start, token, single in _candidates(text):
+        if start < consumed or not scanner.valid_start(start, token):
             continue
         try:
-            figure = scanner.figure_at(start)
+            figure = scanner.enumerated_count_at(start) if single else scanner.figure_at(start)
         except (ValueError, OverflowError, ArithmeticError):
             figure = None
-        if figure is None or not math.isfinite(figure.value):
+        if figure is None or not math.isfinite(figure.value) or scanner.closes_quote_after(figure.end):
             continue
         if figures and figure.start < figures[-1].end:
             figure.start = figures[-1].end

@@ -55,6 +55,9 @@ class MetricLexicon:
     topic_rules: tuple[TopicRule, ...]
     subject_strip_prefixes: tuple[str, ...]
     subject_strip_suffixes: tuple[str, ...]
+    bare_count_nouns_before: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    enumerated_count_units: tuple[str, ...] = ()
+    qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -110,6 +113,11 @@ def lexicon_from_dict(data: dict) -> MetricLexicon:
         topic_rules=tuple(TopicRule(r["topic"], tuple(r["keywords"])) for r in data["topic_rules"]),
         subject_strip_prefixes=tuple(sorted(data.get("subject_strip_prefixes", ()), key=len, reverse=True)),
         subject_strip_suffixes=tuple(sorted(data.get("subject_strip_suffixes", ()), key=len, reverse=True)),
+        bare_count_nouns_before={
+            k: tuple(sorted(v, key=len, reverse=True)) for k, v in data.get("bare_count_nouns_before", {}).items()
+        },
+        enumerated_count_units=tuple(data.get("enumerated_count_units", ())),
+        qualifier_noun_heads={k: tuple(v) for k, v in data.get("qualifier_noun_heads", {}).items()},
     )
 
 

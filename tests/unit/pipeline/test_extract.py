@@ -144,3 +144,34 @@ def test_region_from_document_and_province() -> None:
     assert [m.region for m in ms] == ["陕西省安康市", "陕西省"]
     assert run("新建公路12公里。", default_region="重庆市")[0].region == "重庆市"
     assert run("黔东南州清岚县新建公路12公里。")[0].region == "贵州省黔东南苗族侗族自治州"
+
+
+def test_approx_between_number_and_multiplier() -> None:
+    assert brief(run("撬动银行7300余万元的信贷资金，投资15余万元，带动二十多万人。")) == [
+        ("7300余万元", 73_000_000, "元", "approx"), ("15余万元", 150_000, "元", "approx"),
+        ("二十多万人", 200_000, "人", "approx"),
+    ]  # fmt: skip
+
+
+def test_bare_wan_count_after_a_people_noun() -> None:
+    assert brief(run("全县总人口16.5万，农业人口13万，面积300万。")) == [
+        ("16.5万", 165_000, "人", "exact"), ("13万", 130_000, "人", "exact"),
+    ]  # fmt: skip
+
+
+def test_single_chinese_digit_summing_up_an_enumeration() -> None:
+    assert brief(run("阳光兔业、瑞星牧业、丰之源三家重点龙头企业已恢复生产。")) == [("三家", 3, "家", "exact")]
+    assert brief(run("在聂河、油房张、王寨三个原贫困村发展光伏。")) == [("三个", 3, "个", "exact")]
+    assert brief(run("建立动态监测、常态化排查、部门协作等五项机制。")) == [("五项", 5, "项", "exact")]
+    assert brief(run("推出了两项文化扶贫活动——油菜花风车节和香椿节。")) == [("两项", 2, "项", "exact")]
+    assert run("落实两项补贴，引入三家劳务中介机构，建成甲、乙三个基地。") == []
+
+
+def test_names_quotes_and_category_qualifiers() -> None:
+    assert run("完成五十亩、南村、长岭背等村的改造。") == []
+    assert run("确定了“突出重点，推进7项重点工作”的总体思路。") == []
+    assert run("俺就卖了3000多块钱。") == []
+    assert brief(run("缺资金23户36人，自身发展动力不足6户22人，人均年收入不足4000元。")) == [
+        ("23户", 23, "户", "exact"), ("36人", 36, "人", "exact"), ("6户", 6, "户", "exact"),
+        ("22人", 22, "人", "exact"), ("不足4000元", 4000, "元", "at_most"),
+    ]  # fmt: skip
