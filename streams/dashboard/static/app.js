@@ -1,5 +1,5 @@
 /* newsetl dashboard page: fetches /api/*, draws ECharts charts, the metrics table and the document
- * view. Text from the data is always inserted with textContent (never innerHTML).
+ * view. Text from the data is always inserted with textContent or text nodes, never parsed as HTML.
  *
  * window.newsetlDashboard exposes the page state for automated checks:
  *   ready (initial load finished), errors (failed requests / script errors), charts (id -> ECharts),
@@ -153,8 +153,9 @@
         trigger: "axis",
         formatter: (items) => {
           const i = items[0].dataIndex;
+          // ECharts renders tooltips as HTML: escape everything that comes from the data.
           return [labels[i], "合计：" + formatNumber(data.total[i]) + " " + (data.unit || ""),
-            "提及：" + data.mentions[i], "最新值：" + formatNumber(data.latest[i])].join("<br>");
+            "提及：" + data.mentions[i], "最新值：" + formatNumber(data.latest[i])].map(echarts.format.encodeHTML).join("<br>");
         },
       },
       xAxis: horizontal ? valueAxis : categoryAxis,
