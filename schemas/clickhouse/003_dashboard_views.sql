@@ -43,23 +43,34 @@ GROUP BY day;
 -- it with argMax(latest_value, latest_key). `region` is '' and `year` NULL when unknown.
 CREATE VIEW IF NOT EXISTS {db}.dash_metric_totals AS
 SELECT
-    region,
-    year,
-    topic,
-    metric,
-    unit,
-    count() AS mentions,
-    uniqExact(doc_id) AS documents,
-    sum(value) AS total,
-    avg(value) AS average,
-    min(value) AS minimum,
-    max(value) AS maximum,
-    argMax(value, (ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, char_start)) AS latest_value,
-    argMax(doc_id, (ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, char_start)) AS latest_doc_id,
-    max((ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, char_start)) AS latest_key,
-    max(published_at) AS latest_published_at
-FROM {db}.metrics_latest
-GROUP BY region, year, topic, metric, unit;
+    region, year, topic, metric, unit, mentions, documents, total, average, minimum, maximum,
+    latest.1 AS latest_value,
+    latest.2 AS latest_doc_id,
+    latest.3 AS latest_key,
+    latest_published_at
+FROM
+(
+    SELECT
+        region,
+        year,
+        topic,
+        metric,
+        unit,
+        count() AS mentions,
+        uniqExact(doc_id) AS documents,
+        sum(value) AS total,
+        avg(value) AS average,
+        min(value) AS minimum,
+        max(value) AS maximum,
+        -- one argMax over a tuple is cheaper than three aggregates over the same key
+        argMax(
+            (value, doc_id, (ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, char_start)),
+            (ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, char_start)
+        ) AS latest,
+        max(published_at) AS latest_published_at
+    FROM {db}.metrics_latest
+    GROUP BY region, year, topic, metric, unit
+);
 
 -- Subjects (the counted noun phrase, e.g. 贫困人口) by how often metrics mention them.
 CREATE VIEW IF NOT EXISTS {db}.dash_top_subjects AS
