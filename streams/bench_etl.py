@@ -1,8 +1,8 @@
 """End-to-end ETL benchmark on the configured stack (``newsetl bench etl``).
 
 Sends N generated articles straight to a scratch ``news.raw`` (own topic prefix, consumer group and
-database), runs one real worker process, and measures documents per second from the first message
-to the last document visible in ``documents_latest``; then, with the worker warm and idle, the
+database), runs one real worker process (warmed up with one document), and measures documents per
+second from the first message to the last document visible in ``documents_latest``; then, with the worker warm and idle, the
 latency from producing one article to seeing it in ClickHouse (median of a few). Scratch topics and
 the scratch database are deleted afterwards.
 """
@@ -96,17 +96,20 @@ def bench_etl(settings: Settings, documents: int = 2000, latency_samples: int = 
     worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **scratch.to_env()},
                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        # One warm-up document: the worker has started and joined its group once it is visible.
+        asyncio.run(_send(scratch, generated_documents(1, start=10**6)))
+        _wait_count(scratch, 1, timeout=180)
         docs = generated_documents(documents)
         started = time.monotonic()
         asyncio.run(_send(scratch, docs))
         produced = time.monotonic()
-        done = _wait_count(scratch, documents, timeout=max(600.0, documents * 0.5))
+        done = _wait_count(scratch, documents + 1, timeout=max(600.0, documents * 0.5))
         latencies = []
         for i in range(latency_samples):
             one = generated_documents(1, start=documents + i)
             sent = time.monotonic()
             asyncio.run(_send(scratch, one))
-            latencies.append(_wait_count(scratch, documents + i + 1, timeout=120) - sent)
+            latencies.append(_wait_count(scratch, documents + i + 2, timeout=120) - sent)
         return {
             "documents": documents,
             "produce_seconds": round(produced - started, 3),
