@@ -377,3 +377,37 @@ def test_dashboard_in_headless_chromium(server: DashboardServer, seeded: Seeded,
     assert result["focused"][0] == target.analysis.text[start:end]
     assert all(size > 5000 for size in result["painted"].values()), result["painted"]
     assert screenshot.stat().st_size > 50_000
+
+
+def test_serve_dashboard_blocks_serves_and_stops_on_ctrl_c(dash_settings: Settings, seeded: Seeded) -> None:
+    """The CLI path: serve_dashboard(settings, host, port) in its own process, configured by NEWSETL_*."""
+    import os
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "NEWSETL_CLICKHOUSE_URL": dash_settings.clickhouse_url, "NEWSETL_CLICKHOUSE_DATABASE": DB}
+    code = ("from streams.settings import get_settings; from streams.dashboard import serve_dashboard; "
+            f"serve_dashboard(get_settings(), '127.0.0.1', {port})")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/summary", timeout=5) as response:
+                    assert json.loads(response.read())["documents"] == len(seeded.documents)
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "dashboard did not answer within 60s"
+                time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
