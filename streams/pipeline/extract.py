@@ -41,6 +41,7 @@ _HAS_NUMERAL = re.compile(r"[\d零〇一二两三四五六七八九十百千]")
 _ENUM_SPLIT = re.compile(r"、")
 _ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
 _ENUM_AFTER_SPLIT = re.compile(r"、|和|及|与")
+_NOUN_PHRASE = re.compile(r"[^\d之和与及、，,；;。：:！？!?\n“”（）()]+")
 _RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
 _APPROX_INNER = re.compile(r"余|多")
 _DELIMS = "，,；;。：:、！？!?\n"
@@ -399,6 +400,13 @@ def _last_delim_before(text: str, index: int, delims: str) -> int:
     return positions[at] if at >= 0 else -1
 
 
+def _first_delim_after(text: str, index: int) -> int:
+    """Position of the first clause delimiter at or after ``index`` (``len(text)`` if none)."""
+    positions = _delim_positions(text, _CLAUSE_DELIMS)
+    at = bisect_left(positions, index)
+    return positions[at] if at < len(positions) else len(text)
+
+
 def _segment_start(text: str, index: int, floor: int) -> int:
     return max(floor, _last_delim_before(text, index, _DELIMS) + 1)
 
@@ -417,6 +425,12 @@ def _right_words(text: str, end: int) -> str:
             break
         stop += 1
     return _FIGURE_CHARS.sub("", text[end:stop])
+
+
+def _noun_phrase(text: str, end: int) -> str:
+    """The words right after a count unit up to a particle, a conjunction or the clause end."""
+    match = _NOUN_PHRASE.match(text, end)
+    return match.group() if match else ""
 
 
 def _clause_start(text: str, index: int) -> int:
@@ -567,7 +581,15 @@ def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _Regi
     previous_end = 0
     prev_left = ""
     history: list[tuple[str, str, str, str]] = []  # (unit, metric, topic, subject)
+    breakdown: list[tuple[str, str, str, str]] | None = None  # the figures before an open 其中
+    head_end = _first_delim_after(text, 0) if figures else 0
+    head = text[:head_end] if text[head_end : head_end + 1] in ("：", ":") else ""  # 按致贫原因分为：
     for figure in figures:
+        gap_text = text[previous_end : figure.start]
+        if "其中" in gap_text:
+            breakdown = list(history)
+        elif "；" in gap_text or ";" in gap_text:
+            breakdown = None
         seg_start = _segment_start(text, figure.start, previous_end)
         left = text[seg_start : figure.start]
         right = _right_words(text, figure.end)
@@ -581,7 +603,15 @@ def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _Regi
         if metric == "other" and topic is None:
             wider = text[max(_clause_start(text, figure.start), previous_figure_end) : figure.start]
             metric, topic = lexicon.classify(wider, right, figure.unit)
+        if metric != "other" and figure.unit in lexicon.head_noun_units:
+            phrase = _noun_phrase(text, figure.end)
+            if phrase:  # 全县56个产业扶贫基地之一: the noun after the unit is what is counted
+                metric, topic = lexicon.classify(phrase, "", figure.unit)
+        if metric == "other" and topic is None and head and figure.start > len(head):
+            metric, topic = lexicon.classify(head, "", figure.unit)  # 按致贫原因分为：…缺劳力23户
         inherited = _inherit(text[seg_start : figure.start], figure.unit, history, metric)
+        if inherited is None and breakdown is not None and metric in _GENERIC_METRICS:
+            inherited = _parent(figure.unit, breakdown, metric)  # 其中，贫困人口89户309人，非贫困人口16户
         inherited_topic = None
         if inherited is not None:
             metric, inherited_topic = inherited
@@ -638,8 +668,16 @@ def _inherit(
         return None
     if stripped.startswith("其中") and own_metric not in _GENERIC_METRICS:
         return None
+    return _parent(unit, history, own_metric)
+
+
+def _parent(unit: str, history: list[tuple[str, str, str, str]], own_metric: str) -> tuple[str, str] | None:
+    """Metric and topic of the last earlier figure with ``unit``; a bare ``other`` parent does not
+    override a figure's own key (``带动贫困户193户…其中脱贫47户``)."""
     for prev_unit, metric, topic, _ in reversed(history):
         if prev_unit == unit:
+            if metric == "other" and own_metric != "other":
+                return None
             return metric, topic
     return None
 

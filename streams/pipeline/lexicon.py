@@ -57,6 +57,7 @@ class MetricLexicon:
     subject_strip_suffixes: tuple[str, ...]
     bare_count_nouns_before: dict[str, tuple[str, ...]] = field(default_factory=dict)
     enumerated_count_units: tuple[str, ...] = ()
+    head_noun_units: frozenset[str] = frozenset()
     qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
 
@@ -117,6 +118,7 @@ def lexicon_from_dict(data: dict) -> MetricLexicon:
             k: tuple(sorted(v, key=len, reverse=True)) for k, v in data.get("bare_count_nouns_before", {}).items()
         },
         enumerated_count_units=tuple(data.get("enumerated_count_units", ())),
+        head_noun_units=frozenset(data.get("head_noun_units", ())),
         qualifier_noun_heads={k: tuple(v) for k, v in data.get("qualifier_noun_heads", {}).items()},
     )
 

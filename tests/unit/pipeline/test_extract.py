@@ -175,3 +175,46 @@ def test_names_quotes_and_category_qualifiers() -> None:
         ("23户", 23, "户", "exact"), ("36人", 36, "人", "exact"), ("6户", 6, "户", "exact"),
         ("22人", 22, "人", "exact"), ("不足4000元", 4000, "元", "at_most"),
     ]  # fmt: skip
+
+
+def keys(text: str) -> list[tuple[str, str]]:
+    return [(m.span, m.metric) for m in run(text)]
+
+
+def test_breakdown_after_qizhong_keeps_the_parent_metric() -> None:
+    assert keys("完成105户345人的搬迁任务，其中，贫困人口89户309人，非贫困人口16户36人。") == [
+        ("105户", "relocated"), ("345人", "relocated"), ("89户", "relocated"), ("309人", "relocated"),
+        ("16户", "relocated"), ("36人", "relocated"),
+    ]  # fmt: skip
+    assert keys("培育龙头企业147家，其中国家级4家、省级27家；注册家庭农场1902家。") == [
+        ("147家", "enterprises"), ("4家", "enterprises"), ("27家", "enterprises"), ("1902家", "enterprises"),
+    ]  # fmt: skip
+    assert keys("带动贫困户193户，其中2016年实现脱贫47户。") == [("193户", "other"), ("47户", "poverty_households")]
+
+
+def test_lead_in_clause_gives_the_key_of_an_enumeration() -> None:
+    got = keys("按致贫原因分为：因病致贫403户1030人，缺劳力23户43人，自身发展动力不足6户22人。")
+    assert {metric for _, metric in got} == {"poverty_households", "poverty_population"}
+    assert keys("按贫困户属性分为：低保贫困户456户1178人。") == [("456户", "poverty_households"), ("1178人", "poverty_population")]
+
+
+def test_the_noun_after_a_count_unit_is_what_is_counted() -> None:
+    assert keys("新口服装有限公司是全县56个产业扶贫基地之一。") == [("56个", "other")]
+    assert keys("培育了50个产业扶贫基地、3个省级带贫龙头企业。") == [("50个", "other"), ("3个", "enterprises")]
+    assert keys("109个村的264名驻村干部坚守岗位。") == [("109个", "other"), ("264名", "other")]
+    assert keys("全市13家符合条件的招聘脱贫人口企业减免税收154.91万元。") == [("13家", "enterprises"), ("154.91万元", "fund")]
+
+
+def test_money_and_people_keys() -> None:
+    assert keys("累计投入3790.07万元扶贫资金，投入2亿余元实施全面改薄工程。") == [
+        ("3790.07万元", "fund"), ("2亿余元", "investment"),
+    ]  # fmt: skip
+    assert keys("对人均年收入不足4000元的农户，存量贷款2194户、5704.89万元，月人均补助水平提高到268元。") == [
+        ("不足4000元", "per_capita_income"), ("2194户", "microcredit"), ("5704.89万元", "microcredit"), ("268元", "other"),
+    ]  # fmt: skip
+    assert keys("其中，患大病343人、慢病2160人，义诊义治贫困群众6800余人次，每日安排2名专家到乡镇卫生院坐诊。") == [
+        ("343人", "patients"), ("2160人", "patients"), ("6800余人次", "patients"), ("2名", "doctors"),
+    ]  # fmt: skip
+    assert keys("目前已与47家企业与41个村结成帮扶对子，落实357名帮扶责任人。") == [
+        ("47家", "other"), ("41个", "other"), ("357名", "other"),
+    ]  # fmt: skip
