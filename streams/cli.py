@@ -204,6 +204,20 @@ def replay(
 
 @app.command()
 @friendly
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default NEWSETL_DASHBOARD_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve the analysts' dashboard (charts, metric table, documents with highlighted spans)."""
+    from streams.dashboard.server import serve_dashboard
+
+    chosen = port or settings().dashboard_port
+    console.print(f"dashboard on http://{host}:{chosen}/ (Ctrl-C to stop)")
+    serve_dashboard(settings(), host=host, port=chosen)
+
+
+@app.command()
+@friendly
 def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the seeds to reach ClickHouse")] = 600.0,
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -50,6 +51,21 @@ def wait_for_documents(settings: Settings, doc_ids: list[str], timeout: float, c
             time.sleep(0.5)
 
 
+def wait_for_url(url: str, timeout: float) -> None:
+    """Poll until ``url`` answers 200 (the background dashboard has started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise DemoError(f"the dashboard did not answer at {url}")
+        time.sleep(0.2)
+
+
 def print_summary(settings: Settings, console: Console) -> None:
     client = make_client(settings, database=settings.clickhouse_database)
     total = client.query("SELECT count(), sum(metric_count) FROM documents_latest").result_rows[0]
@@ -78,7 +94,7 @@ def print_summary(settings: Settings, console: Console) -> None:
         "\nQuery further, e.g.:\n"
         "  newsetl query \"SELECT metric, unit, sum(value) FROM metrics_latest GROUP BY metric, unit ORDER BY 3 DESC\"\n"
         f"  curl '{settings.clickhouse_url}/?query=SELECT+count()+FROM+{settings.clickhouse_database}.metrics_latest'\n"
-        "The stack and the worker keep running; stop them with `newsetl down`."
+        "The stack, the worker and the dashboard keep running; stop them with `newsetl down`."
     )
 
 
@@ -100,3 +116,7 @@ def run_demo(settings: Settings, console: Console, *, timeout: float = 600.0, se
     seconds = wait_for_documents(settings, summary.doc_ids, timeout, console)
     console.print(f"all {len(set(summary.doc_ids))} seed documents visible in ClickHouse after {seconds:.1f}s")
     print_summary(settings, console)
+    dashboard_pid = start_background(settings, "dashboard")
+    url = f"http://127.0.0.1:{settings.dashboard_port}/"
+    wait_for_url(url, timeout=30)
+    console.print(f"\n[bold]Dashboard:[/] {url} (pid {dashboard_pid}; stopped by `newsetl down`)")
