@@ -31,7 +31,15 @@ from functools import lru_cache
 from schemas.models import MetricResult
 from streams.pipeline.lexicon import MetricLexicon
 from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
-from streams.pipeline.regions import find_regions, is_within, main_region, region_by_name
+from streams.pipeline.regions import (
+    Region,
+    find_regions,
+    is_within,
+    main_region,
+    most_specific,
+    region_by_name,
+    region_mentions,
+)
 from streams.pipeline.types import NormalizedDoc, Sentence
 
 _NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
@@ -42,6 +50,9 @@ _ENUM_SPLIT = re.compile(r"、")
 _ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
 _ENUM_AFTER_SPLIT = re.compile(r"、|和|及|与")
 _NOUN_PHRASE = re.compile(r"[^\d之和与及、，,；;。：:！？!?\n“”（）()]+")
+_PARAGRAPH_END = re.compile(r"[。！？!?；;：:…]+[”’」』）)】》\"']*$")
+_LIST_MARKERS = ("——", "—")
+_CITY_SCOPE = ("全市", "我市")
 _RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
 _APPROX_INNER = re.compile(r"余|多")
 _DELIMS = "，,；;。：:、！？!?\n"
@@ -494,32 +505,64 @@ def _year_for(text: str, index: int) -> int | None:
     return year
 
 
+def _ends_sentence(text: str) -> bool:
+    """The paragraph ends a sentence (or a clause: ``；``/``：``), so the next one starts afresh."""
+    return bool(_PARAGRAPH_END.search(text))
+
+
 @dataclass(slots=True)
 class _RegionContext:
+    """Region of a figure: its sentence, the document scope words, its paragraph, the document.
+
+    A paragraph that names no region inherits one: from the paragraph before when that one stops
+    mid-sentence (e-paper line breaks: ``941名贫⏎⏎困人口``), and for a list item (``——教育扶贫。…``)
+    from the paragraph that introduced the list (``以淇县为例：``).
+    """
+
     doc_region: str
     paragraph_texts: dict[int, str]
-    _sentence_cache: dict[int, str] = field(default_factory=dict)
-    _paragraph_cache: dict[int, str] = field(default_factory=dict)
+    _sentence_cache: dict[int, list[tuple[int, Region]]] = field(default_factory=dict)
+    _paragraph_regions: dict[int, str] = field(default_factory=dict)
 
-    def _paragraph_region(self, index: int) -> str:
-        if index not in self._paragraph_cache:
-            self._paragraph_cache[index] = _single(find_regions(self.paragraph_texts.get(index, "")))
-        return self._paragraph_cache[index]
+    def __post_init__(self) -> None:
+        list_head = ""
+        previous: str | None = None
+        for index in sorted(self.paragraph_texts):
+            text = self.paragraph_texts[index]
+            continuation = previous is not None and not _ends_sentence(previous)
+            is_item = text.startswith(_LIST_MARKERS)
+            region = _single(find_regions(text))
+            if not region and continuation:
+                region = self._paragraph_regions.get(index - 1, "")
+            elif not region and is_item:
+                region = list_head
+            self._paragraph_regions[index] = region
+            if not is_item and not continuation:
+                list_head = region
+            previous = text
 
-    def _sentence_region(self, sentence: Sentence) -> str:
+    def _mentions(self, sentence: Sentence) -> list[tuple[int, Region]]:
         if sentence.start not in self._sentence_cache:
-            self._sentence_cache[sentence.start] = _single(find_regions(sentence.text))
+            self._sentence_cache[sentence.start] = region_mentions(sentence.text)
         return self._sentence_cache[sentence.start]
 
-    def for_sentence(self, sentence: Sentence, left: str) -> str:
+    def for_figure(self, sentence: Sentence, left: str, position: int, unit: str) -> str:
+        """Region of the figure at ``position`` in ``sentence`` (``left``: its words before it)."""
         doc = self.doc_region
-        if doc:
-            region = region_by_name(doc)
-            if region is not None and "全省" in left and region.level > 1:
-                return find_regions_province(doc)
-            if region is not None and "全市" in left and region.level > 2:
+        region = region_by_name(doc) if doc else None
+        if region is not None:
+            if "全省" in left and region.level > 1 and unit != "个百分点":
+                return find_regions_province(doc)  # 高于全省平均增速0.8个百分点 is the city's
+            if "全市" in left and region.level > 2:
                 return find_regions_city(doc)
-        for candidate in (self._sentence_region(sentence), self._paragraph_region(sentence.paragraph_index)):
+        mentions = self._mentions(sentence)
+        before = _single(most_specific([r for start, r in mentions if start < position]))
+        candidates = [before]
+        if region is not None and region.level == 2 and any(w in sentence.text for w in _CITY_SCOPE):
+            candidates.append(doc)  # 全市/我市 in a city's article: the whole city
+        candidates.append(_single(most_specific([r for _, r in mentions])))
+        candidates.append(self._paragraph_regions.get(sentence.paragraph_index, ""))
+        for candidate in candidates:
             if candidate and (not doc or is_within(candidate, doc)):
                 return candidate
         return doc
@@ -647,7 +690,7 @@ def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _Regi
                 subject=subject or left.strip()[-12:],
                 metric=metric,
                 topic=topic,
-                region=regions.for_sentence(sentence, left),
+                region=regions.for_figure(sentence, left, figure.start, figure.unit),
                 year=_year_for(text, figure.start),
                 paragraph_index=sentence.paragraph_index,
             )

@@ -29,7 +29,7 @@ _AMBIGUOUS_SHORT = frozenset({"长治", "大同", "太平", "和平", "安顺", 
 
 
 # Characters that may stand right before a county name or a short form without being part of it.
-_BOUNDARY_CHARS = frozenset("省市州区县盟在和与及到至的对于从将把向是为赴")
+_BOUNDARY_CHARS = frozenset("省市州区县盟在和与及到至的对于从将把向是为赴以")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,30 +146,41 @@ def _raw_mentions(text: str) -> list[tuple[int, tuple[str, ...]]]:
     return result
 
 
-def _resolve(mentions: list[tuple[int, tuple[str, ...]]]) -> list[Region]:
+def _resolve(mentions: list[tuple[int, tuple[str, ...]]]) -> list[tuple[int, Region]]:
     regions = _gazetteer().regions
     anchors = {c[:2] for _, codes in mentions if len(codes) == 1 for c in codes}
     anchors |= {c[:4] for _, codes in mentions if len(codes) == 1 for c in codes}
-    resolved: list[Region] = []
-    for _, codes in mentions:
+    resolved: list[tuple[int, Region]] = []
+    for start, codes in mentions:
         if len(codes) == 1:
-            resolved.append(regions[codes[0]])
+            resolved.append((start, regions[codes[0]]))
             continue
         levels = {regions[c].level for c in codes}
         if len(levels) > 1 and min(levels) < 3:
-            resolved.append(regions[codes[0]])  # a province/city name also used lower down
+            resolved.append((start, regions[codes[0]]))  # a province/city name also used lower down
             continue
         fitting = [c for c in codes if c[:4] in anchors or c[:2] in anchors]
         if len(fitting) == 1:
-            resolved.append(regions[fitting[0]])
+            resolved.append((start, regions[fitting[0]]))
     return resolved
+
+
+def region_mentions(text: str) -> list[tuple[int, Region]]:
+    """Every resolved region mention with its start offset, in order of mention (repeats kept)."""
+    if not text:
+        return []
+    return _resolve(_raw_mentions(text))
 
 
 def mentioned_regions(text: str) -> list[Region]:
     """Every resolved region mention, in order of mention (repeats kept)."""
-    if not text:
-        return []
-    return _resolve(_raw_mentions(text))
+    return [region for _, region in region_mentions(text)]
+
+
+def most_specific(found: list[Region]) -> list[str]:
+    """Full names of ``found`` (deduplicated, in order) without those whose descendant is also there."""
+    unique = list(dict.fromkeys(found))
+    return [r.full_name for r in unique if not any(_is_ancestor(r, other) for other in unique)]
 
 
 def _is_ancestor(parent: Region, child: Region) -> bool:
@@ -185,9 +196,7 @@ def find_regions(text: str) -> list[str]:
     A region whose descendant is also mentioned is left out (``陕西省…安康市`` gives only
     ``陕西省安康市``), so every name is as specific as the text allows.
     """
-    found = mentioned_regions(text)
-    unique = list(dict.fromkeys(found))
-    return [r.full_name for r in unique if not any(_is_ancestor(r, other) for other in unique)]
+    return most_specific(mentioned_regions(text))
 
 
 def main_region(text: str) -> str:

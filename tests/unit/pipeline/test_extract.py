@@ -218,3 +218,17 @@ def test_money_and_people_keys() -> None:
     assert keys("目前已与47家企业与41个村结成帮扶对子，落实357名帮扶责任人。") == [
         ("47家", "other"), ("41个", "other"), ("357名", "other"),
     ]  # fmt: skip
+
+
+def test_region_follows_broken_lines_list_items_and_city_scope() -> None:
+    text = (
+        "鹤壁市各县区推进脱贫攻坚。\n\n浚县49个产业扶贫基地稳步发展，941名贫\n\n困人口实现就业；\n\n"
+        "淇县56个产业扶贫基地持续发力。\n\n以淇县为例：\n\n——教育扶贫。累计资助贫困学生2280人次。\n\n"
+        "——全市投资建设光伏电站72座。\n\n组织产销对接活动5场，活动在我市浚县举办。\n\n"
+        "全市农民收入同比增长7.2%，高于全省平均增速0.8个百分点。"
+    )
+    got = [(m.span, m.region.removeprefix("河南省鹤壁市") or "市") for m in run(text)]
+    assert got == [
+        ("49个", "浚县"), ("941名", "浚县"), ("56个", "淇县"), ("2280人次", "淇县"), ("72座", "市"),
+        ("5场", "市"), ("7.2%", "市"), ("0.8个百分点", "市"),
+    ]  # fmt: skip
