@@ -232,3 +232,8 @@ def test_region_follows_broken_lines_list_items_and_city_scope() -> None:
         ("49个", "浚县"), ("941名", "浚县"), ("56个", "淇县"), ("2280人次", "淇县"), ("72座", "市"),
         ("5场", "市"), ("7.2%", "市"), ("0.8个百分点", "市"),
     ]  # fmt: skip
+
+
+def test_cadre_training_and_industry_beneficiaries_topics() -> None:
+    ms = run("累计培训扶贫干部2800余人次，带贫人数506人。")
+    assert [(m.metric, m.topic) for m in ms] == [("trained", "other"), ("other", "产业")]
