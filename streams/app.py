@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.models import DlqRecord, EnrichedDocument
@@ -53,13 +54,28 @@ def create_app(settings: Settings) -> faust.App:
     dlq_topic = app.topic(settings.dlq_topic, key_serializer="raw", value_serializer="raw")
     pipeline = get_pipeline(settings)
 
+    async def deliver(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
+        """Send and wait for the broker's ack, retrying for as long as it takes: an exception
+        escaping an agent's loop could let faust ack the message being handled."""
+        backoff = 0.5
+        while True:
+            try:
+                future = await topic.send(key=key, value=value)
+                await future
+                return
+            except KafkaError as exc:
+                log.warning("kafka send failed, retrying", extra={"topic": topic.get_topic_name(),
+                                                                   "error": str(exc), "backoff_s": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
     async def send_dlq(kind: str, detail: str, message: Any, doc_id: str | None = None) -> None:
         record = dlq_record(
             kind, detail, topic=message.topic, partition=message.partition, offset=message.offset,
             payload=message.value, doc_id=doc_id,
         )
-        future = await dlq_topic.send(key=dlq_key(doc_id, message.key), value=record.model_dump_json().encode())
-        await future  # delivered before the source message may be acked
+        # delivered before the source message may be acked
+        await deliver(dlq_topic, dlq_key(doc_id, message.key), record.model_dump_json().encode())
         DLQ.labels(kind=kind).inc()
         log.warning("dlq", extra={"kind": kind, "detail": detail[:200], "partition": message.partition,
                                    "offset": message.offset})
@@ -73,9 +89,8 @@ def create_app(settings: Settings) -> faust.App:
         except intake.IntakeError as exc:
             await send_dlq(exc.kind, exc.detail, message, exc.doc_id)
             return
-        future = await enriched_topic.send(key=enriched.raw.doc_id.encode("utf-8"),
-                                           value=enriched.model_dump_json().encode("utf-8"))
-        await future  # the broker has it before faust may ack the raw message
+        # the broker has it before faust may ack the raw message
+        await deliver(enriched_topic, enriched.raw.doc_id.encode("utf-8"), enriched.model_dump_json().encode("utf-8"))
         ENRICHED.inc()
 
     @app.agent(raw_topic, concurrency=1)
@@ -141,7 +156,6 @@ def create_app(settings: Settings) -> faust.App:
             if position is not None and highwater is not None:
                 LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
 
-    app.newsetl_agents = {"enrich": enrich, "sink": sink_agent, "dlq_sink": dlq_sink}  # type: ignore[attr-defined]
     return app
 
 
