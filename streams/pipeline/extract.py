@@ -33,14 +33,14 @@ from streams.pipeline.lexicon import MetricLexicon
 from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
 from streams.pipeline.regions import (
     Region,
-    find_regions,
     is_within,
-    main_region,
+    main_region_of,
     most_specific,
     region_by_name,
-    region_mentions,
+    resolve_mentions,
+    scan_mentions,
 )
-from streams.pipeline.types import NormalizedDoc, Sentence
+from streams.pipeline.types import NormalizedDoc, Paragraph, Sentence
 
 _NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
@@ -119,17 +119,19 @@ class _Scanner:
         self.blocked = _blocked_spans(text)
 
     def _unit_at(self, pos: int) -> tuple[str, str, float] | None:
-        for surface, (base, factor) in self.lex.units.items():
-            if self.text.startswith(surface, pos):
-                need = self.lex.units_needing_context.get(surface)
-                if need and need not in self.text:
-                    return None
-                if surface[-1].isascii() and surface[-1].isalpha():
-                    after = self.text[pos + len(surface) : pos + len(surface) + 1]
-                    if after.isascii() and after.isalnum():
-                        return None
-                return surface, base, factor
-        return None
+        match = self.lex.unit_regex.match(self.text, pos)
+        if match is None:
+            return None
+        surface = match.group()
+        base, factor = self.lex.units[surface]
+        need = self.lex.units_needing_context.get(surface)
+        if need and need not in self.text:
+            return None
+        if surface[-1].isascii() and surface[-1].isalpha():
+            after = self.text[pos + len(surface) : pos + len(surface) + 1]
+            if after.isascii() and after.isalnum():
+                return None
+        return surface, base, factor
 
     def _multiplier_at(self, pos: int) -> tuple[int, float]:
         match = _MULTIPLIER.match(self.text, pos)
@@ -520,18 +522,29 @@ class _RegionContext:
     """
 
     doc_region: str
-    paragraph_texts: dict[int, str]
-    _sentence_cache: dict[int, list[tuple[int, Region]]] = field(default_factory=dict)
+    paragraphs: list[Paragraph]
+    mentions: list[tuple[int, tuple[str, ...]]]  # scan_mentions of the whole document text
+    _mention_starts: list[int] = field(default_factory=list)
+    _sentence_cache: dict[int, tuple[list[tuple[int, Region]], str]] = field(default_factory=dict)
     _paragraph_regions: dict[int, str] = field(default_factory=dict)
 
+    def _resolved(self, start: int, end: int) -> list[tuple[int, Region]]:
+        """Resolved mentions in ``[start, end)`` of the document text, offsets relative to ``start``."""
+        lo = bisect_left(self._mention_starts, start)
+        hi = bisect_left(self._mention_starts, end, lo)
+        if lo == hi:
+            return []
+        return [(at - start, region) for at, region in resolve_mentions(self.mentions[lo:hi])]
+
     def __post_init__(self) -> None:
+        self._mention_starts = [start for start, _ in self.mentions]
         list_head = ""
         previous: str | None = None
-        for index in sorted(self.paragraph_texts):
-            text = self.paragraph_texts[index]
+        for paragraph in sorted(self.paragraphs, key=lambda p: p.index):
+            index, text = paragraph.index, paragraph.text
             continuation = previous is not None and not _ends_sentence(previous)
             is_item = text.startswith(_LIST_MARKERS)
-            region = _single(find_regions(text))
+            region = _single(most_specific([r for _, r in self._resolved(paragraph.start, paragraph.end)]))
             if not region and continuation:
                 region = self._paragraph_regions.get(index - 1, "")
             elif not region and is_item:
@@ -541,10 +554,14 @@ class _RegionContext:
                 list_head = region
             previous = text
 
-    def _mentions(self, sentence: Sentence) -> list[tuple[int, Region]]:
-        if sentence.start not in self._sentence_cache:
-            self._sentence_cache[sentence.start] = region_mentions(sentence.text)
-        return self._sentence_cache[sentence.start]
+    def _mentions(self, sentence: Sentence) -> tuple[list[tuple[int, Region]], str]:
+        """The sentence's resolved mentions and the single region it names (or ``""``)."""
+        cached = self._sentence_cache.get(sentence.start)
+        if cached is None:
+            found = self._resolved(sentence.start, sentence.end)
+            cached = (found, _single(most_specific([r for _, r in found])) if found else "")
+            self._sentence_cache[sentence.start] = cached
+        return cached
 
     def for_figure(self, sentence: Sentence, left: str, position: int, unit: str) -> str:
         """Region of the figure at ``position`` in ``sentence`` (``left``: its words before it)."""
@@ -555,12 +572,12 @@ class _RegionContext:
                 return find_regions_province(doc)  # 高于全省平均增速0.8个百分点 is the city's
             if "全市" in left and region.level > 2:
                 return find_regions_city(doc)
-        mentions = self._mentions(sentence)
-        before = _single(most_specific([r for start, r in mentions if start < position]))
+        mentions, named = self._mentions(sentence)
+        before = _single(most_specific([r for start, r in mentions if start < position])) if mentions else ""
         candidates = [before]
         if region is not None and region.level == 2 and any(w in sentence.text for w in _CITY_SCOPE):
             candidates.append(doc)  # 全市/我市 in a city's article: the whole city
-        candidates.append(_single(most_specific([r for _, r in mentions])))
+        candidates.append(named)
         candidates.append(self._paragraph_regions.get(sentence.paragraph_index, ""))
         for candidate in candidates:
             if candidate and (not doc or is_within(candidate, doc)):
@@ -606,11 +623,9 @@ def extract_metrics(
     """All metrics of ``doc`` in text order (see module doc). ``published_at`` is accepted for
     the contract but, per the devset convention, relative years (今年/去年) are not resolved."""
     del published_at
-    doc_region = main_region(doc.text) or default_region
-    regions = _RegionContext(
-        doc_region=doc_region,
-        paragraph_texts={p.index: p.text for p in doc.paragraphs},
-    )
+    mentions = scan_mentions(doc.text)
+    doc_region = main_region_of([r for _, r in resolve_mentions(mentions)]) or default_region
+    regions = _RegionContext(doc_region=doc_region, paragraphs=doc.paragraphs, mentions=mentions)
     results: list[MetricResult] = []
     for sentence in doc.sentences:
         results.extend(_sentence_metrics(sentence, lexicon, regions))

@@ -17,6 +17,13 @@ DEFAULT_RULES_DIR = Path(__file__).resolve().parent / "rules"
 METRICS_FILE = "metrics.json"
 
 
+def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex that finds any of ``keywords`` (``None`` for no keywords)."""
+    if not keywords:
+        return None
+    return re.compile("|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True)))
+
+
 @dataclass(frozen=True, slots=True)
 class MetricRule:
     metric: str
@@ -24,19 +31,27 @@ class MetricRule:
     units: tuple[str, ...] = ()
     left_regex: re.Pattern[str] | None = None
     topic: str | None = None
+    keyword_regex: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keyword_regex", keyword_pattern(self.keywords))
 
     def matches(self, left: str, context: str, unit: str) -> bool:
         if self.units and unit not in self.units:
             return False
         if self.left_regex is not None and not self.left_regex.search(left):
             return False
-        return not self.keywords or any(k in context for k in self.keywords)
+        return self.keyword_regex is None or self.keyword_regex.search(context) is not None
 
 
 @dataclass(frozen=True, slots=True)
 class TopicRule:
     topic: str
     keywords: tuple[str, ...]
+    keyword_regex: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keyword_regex", keyword_pattern(self.keywords))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +75,35 @@ class MetricLexicon:
     head_noun_units: frozenset[str] = frozenset()
     qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
+    unit_regex: re.Pattern[str] = field(default=re.compile(r"(?!)"), compare=False)
 
     def __post_init__(self) -> None:
         units = {base for base, _ in self.units.values()}
         for unit in units:
             self.rules_by_unit[unit] = tuple(r for r in self.metric_rules if not r.units or unit in r.units)
+        # Surface units in dictionary order (longest first): ``match`` gives what a loop of
+        # ``startswith`` over ``units`` would find first.
+        if self.units:
+            object.__setattr__(self, "unit_regex", re.compile("|".join(re.escape(u) for u in self.units)))
 
     def classify(self, left: str, right: str, unit: str) -> tuple[str, str | None]:
         """(metric key, topic or ``None`` when the rule leaves it open) for a figure's words."""
         context = f"{left} {right}"
-        for rule in self.rules_by_unit.get(unit, self.metric_rules):
-            if rule.matches(left, context, unit):
-                return rule.metric, rule.topic or self.metric_topics.get(rule.metric)
+        rules = self.rules_by_unit.get(unit)
+        if rules is None:
+            rules = tuple(r for r in self.metric_rules if not r.units or unit in r.units)
+        for rule in rules:  # units already fit (rules_by_unit)
+            if rule.left_regex is not None and not rule.left_regex.search(left):
+                continue
+            if rule.keyword_regex is not None and rule.keyword_regex.search(context) is None:
+                continue
+            return rule.metric, rule.topic or self.metric_topics.get(rule.metric)
         return "other", None
 
     def topic_of(self, text: str) -> str | None:
         """The first topic whose keyword occurs in ``text``."""
         for rule in self.topic_rules:
-            if any(k in text for k in rule.keywords):
+            if rule.keyword_regex is not None and rule.keyword_regex.search(text):
                 return rule.topic
         return None
 

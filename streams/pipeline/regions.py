@@ -200,6 +200,20 @@ def region_mentions(text: str) -> list[tuple[int, Region]]:
     return _resolve(_raw_mentions(text))
 
 
+def scan_mentions(text: str) -> list[tuple[int, tuple[str, ...]]]:
+    """Unresolved alias matches ``(start, candidate codes)`` of ``text``.
+
+    No alias crosses punctuation or a line break, so the matches of a paragraph or a sentence
+    are the document's matches inside it: scan once, then :func:`resolve_mentions` any slice.
+    """
+    return _raw_mentions(text) if text else []
+
+
+def resolve_mentions(mentions: list[tuple[int, tuple[str, ...]]]) -> list[tuple[int, Region]]:
+    """Resolve a slice of :func:`scan_mentions` in its own context (as :func:`region_mentions`)."""
+    return _resolve(mentions) if mentions else []
+
+
 def mentioned_regions(text: str) -> list[Region]:
     """Every resolved region mention, in order of mention (repeats kept)."""
     return [region for _, region in region_mentions(text)]
@@ -235,7 +249,11 @@ def main_region(text: str) -> str:
     article about one county under a named city gives the county, one about several counties
     of a city gives the city.
     """
-    found = mentioned_regions(text)
+    return main_region_of(mentioned_regions(text))
+
+
+def main_region_of(found: list[Region]) -> str:
+    """:func:`main_region` of already resolved mentions (in order of mention)."""
     if not found:
         return ""
     counts = Counter(found)
