@@ -371,11 +371,15 @@ def _candidates(text: str) -> list[tuple[int, str, bool]]:
     return sorted(found + singles)
 
 
-def _scan_sentence(text: str, lexicon: MetricLexicon) -> list[_Figure]:
+def _scan_sentence(text: str, lexicon: MetricLexicon) -> tuple[list[_Figure], list[tuple[int, int]]]:
+    """The figures of a sentence and its blocked spans (titles, short quotes)."""
+    candidates = _candidates(text)
+    if not candidates:
+        return [], []
     scanner = _Scanner(text, lexicon)
     figures: list[_Figure] = []
     consumed = 0
-    for start, token, single in _candidates(text):
+    for start, token, single in candidates:
         if start < consumed or not scanner.valid_start(start, token):
             continue
         try:
@@ -388,7 +392,7 @@ def _scan_sentence(text: str, lexicon: MetricLexicon) -> list[_Figure]:
             figure.start = figures[-1].end
         figures.append(figure)
         consumed = figure.end
-    return figures
+    return figures, scanner.blocked
 
 
 # ---------------------------------------------------------------- context: words, qualifiers
@@ -402,9 +406,17 @@ def _is_delim(text: str, i: int, delims: str) -> bool:
     return not (char == "," and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit())
 
 
+@lru_cache(maxsize=8)
+def _delim_regex(delims: str) -> re.Pattern[str]:
+    """Finds what :func:`_is_delim` accepts: a delimiter, a comma only when not between digits."""
+    others = "".join(re.escape(c) for c in delims if c != ",")
+    comma = r"|(?<![0-9]),|,(?![0-9])" if "," in delims else ""
+    return re.compile(f"[{others}]{comma}")
+
+
 @lru_cache(maxsize=256)
 def _delim_positions(text: str, delims: str) -> tuple[int, ...]:
-    return tuple(i for i, char in enumerate(text) if char in delims and _is_delim(text, i, delims))
+    return tuple(m.start() for m in _delim_regex(delims).finditer(text))
 
 
 def _last_delim_before(text: str, index: int, delims: str) -> int:
@@ -430,13 +442,12 @@ def _right_words(text: str, end: int) -> str:
     An enumeration comma is crossed only when a noun follows the unit directly
     (``1,206名高血压、糖尿病患者``), not in ``龙头企业46家、合作社…``.
     """
-    stop = end
     crosses_enumeration = end < len(text) and not _is_delim(text, end, _DELIMS)
-    while stop < len(text) and stop - end < 30:
-        char = text[stop]
-        if _is_delim(text, stop, _CLAUSE_DELIMS) or (char == "、" and not crosses_enumeration):
-            break
-        stop += 1
+    stop = min(len(text), end + 30, _first_delim_after(text, end))
+    if not crosses_enumeration:
+        enumeration = text.find("、", end, stop)
+        if enumeration != -1:
+            stop = enumeration
     return _FIGURE_CHARS.sub("", text[end:stop])
 
 
@@ -488,10 +499,14 @@ def _strip_subject(words: str, lexicon: MetricLexicon) -> str:
 # ---------------------------------------------------------------- year and region
 
 
-def _year_for(text: str, index: int) -> int | None:
-    """The last year written before ``index`` in the sentence that governs what follows it."""
+def _year_for(text: str, index: int, blocked: list[tuple[int, int]] | None = None) -> int | None:
+    """The last year written before ``index`` in the sentence that governs what follows it
+    (``blocked``: the sentence's :func:`_blocked_spans`, when already known)."""
+    if "年" not in text:
+        return None
     year: int | None = None
-    blocked = _blocked_spans(text)
+    if blocked is None:
+        blocked = _blocked_spans(text)
     for match in _YEAR.finditer(text, 0, index):
         start = match.start()
         if any(a <= start < b for a, b in blocked):
@@ -500,7 +515,7 @@ def _year_for(text: str, index: int) -> int | None:
             continue
         if _YEAR_RANGE_HEAD.search(text, 0, start):
             continue  # second year of 2016—2020年
-        clause_end = next((i for i in range(match.end(), len(text)) if _is_delim(text, i, _CLAUSE_DELIMS)), len(text))
+        clause_end = _first_delim_after(text, match.end())
         if any(w in text[match.end() : clause_end] for w in _YEAR_NAME_WORDS) and clause_end <= index:
             continue
         year = int(match.group(1))
@@ -634,7 +649,9 @@ def extract_metrics(
 
 def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _RegionContext) -> list[MetricResult]:
     text = sentence.text
-    figures = _scan_sentence(text, lexicon)
+    figures, blocked = _scan_sentence(text, lexicon)
+    if not figures:
+        return []
     results: list[MetricResult] = []
     previous_end = 0
     prev_left = ""
@@ -706,7 +723,7 @@ def _sentence_metrics(sentence: Sentence, lexicon: MetricLexicon, regions: _Regi
                 metric=metric,
                 topic=topic,
                 region=regions.for_figure(sentence, left, figure.start, figure.unit),
-                year=_year_for(text, figure.start),
+                year=_year_for(text, figure.start, blocked),
                 paragraph_index=sentence.paragraph_index,
             )
         )

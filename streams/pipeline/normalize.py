@@ -84,7 +84,7 @@ def detect_script(text: str, sample: int = 4000) -> Script:
     if len(converted) != len(head):
         changed = abs(len(converted) - len(head)) + 1
     else:
-        changed = sum(1 for a, b in zip(head, converted, strict=True) if a != b)
+        changed = sum(map(str.__ne__, head, converted))
     return "traditional" if changed / cjk >= 0.03 else "simplified"
 
 
@@ -96,6 +96,11 @@ def normalize_fragment(text: str, script: Script | None = None) -> str:
     text = fold_width(text.replace("\r\n", "\n").replace("\r", "\n"))
     if script is None:
         script = detect_script(text)
+    return _convert_script(text, script)
+
+
+def _convert_script(text: str, script: Script) -> str:
+    """t2s for a traditional text and pinyin removal, on already width-folded text."""
     if script == "traditional":
         text = _t2s().convert(text)
     if "(" in text or "（" in text:
@@ -189,7 +194,7 @@ def normalize(text: str) -> NormalizedDoc:
     """Normalize a raw article (see module doc). Never raises on odd input."""
     folded = fold_width(text.replace("\r\n", "\n").replace("\r", "\n"))
     script = detect_script(folded)
-    body = normalize_fragment(folded, script)
+    body = _convert_script(folded, script)  # fold_width is idempotent: fold once
     paragraphs: list[Paragraph] = []
     sentences: list[Sentence] = []
     parts: list[str] = []
