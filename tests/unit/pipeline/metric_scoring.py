@@ -71,11 +71,18 @@ def _flatten(text: str, script: str) -> str:
     return _LINEBREAK.sub("", normalize_fragment(text, script)).strip()  # type: ignore[arg-type]
 
 
-def _gold_position(norm_text: str, raw_len: int, row: dict[str, Any], script: str) -> int:
+def _gold_position(norm_text: str, raw_text: str, row: dict[str, Any], script: str) -> int:
+    raw_len = len(raw_text)
     span = _flatten(row["span"], script)
     sentence = _flatten(row["sentence"], script)
     raw_sentence = row["sentence"]
+    # The span's own offset inside its sentence (``find`` would hit "36人" inside "436人").
     offset_in_sentence = raw_sentence.find(row["span"])
+    at = raw_text.find(raw_sentence)
+    while at != -1 and at <= row["char_start"]:
+        if at + len(raw_sentence) >= row["char_end"]:
+            offset_in_sentence = row["char_start"] - at
+        at = raw_text.find(raw_sentence, at + 1)
     guess = int(row["char_start"] * len(norm_text) / max(raw_len, 1))
     candidates: list[int] = []
     start = norm_text.find(sentence)
@@ -108,7 +115,7 @@ def score_document(
     norm_text = normalize(raw_text).text
     script = detect_script(fold_width(raw_text))
     gold = list(gold_rows)
-    positions = [_gold_position(norm_text, len(raw_text), row, script) for row in gold]
+    positions = [_gold_position(norm_text, raw_text, row, script) for row in gold]
     pairs: list[tuple[int, int, int]] = []
     for gi, row in enumerate(gold):
         for pi, pred in enumerate(predicted):
