@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from streams.local.services import process_alive
 from streams.settings import Settings
 
 BACKGROUND_COMMANDS = ("worker", "dashboard")
@@ -19,23 +20,13 @@ def _pid_file(settings: Settings, name: str) -> Path:
     return settings.data_dir / "run" / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def background_pid(settings: Settings, name: str) -> int | None:
     path = _pid_file(settings, name)
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
 def start_background(settings: Settings, name: str, env: dict[str, str] | None = None) -> int:
@@ -63,9 +54,9 @@ def stop_background(settings: Settings, name: str, timeout: float = 20.0) -> int
         return None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if process_alive(pid):
         os.kill(pid, signal.SIGKILL)
     _pid_file(settings, name).unlink(missing_ok=True)
     return pid

@@ -93,7 +93,8 @@ def _marker(settings: Settings, name: str) -> str:
 # --- processes --------------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie or a reaped child of ours counts as gone)."""
     child = _children.get(pid)
     if child is not None:
         if child.poll() is not None:
@@ -129,7 +130,7 @@ def _running_pid(settings: Settings, name: str) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if not _alive(pid):
+    if not process_alive(pid):
         return None
     cmdline = _cmdline(pid)
     if cmdline and _marker(settings, name) not in cmdline:
@@ -350,7 +351,7 @@ def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     delay = 0.05
     outcome = "stopped"
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -358,7 +359,7 @@ def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
                 break
             outcome = "killed"
             kill_deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < kill_deadline:
+            while process_alive(pid) and time.monotonic() < kill_deadline:
                 time.sleep(0.05)
             break
         time.sleep(delay)
