@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 
 import pytest
+from devset_path import DEVSET, require_devset
 from metric_scoring import DocScore, combine, format_table, score_document
 
 from streams.pipeline.extract import extract_metrics
 from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
 
-DEVSET = Path(__file__).resolve().parents[3].parent / "shared" / "devset"
-
-pytestmark = pytest.mark.skipif(not (DEVSET / "gold_metrics.jsonl").exists(), reason="devset not present")
+pytestmark = require_devset("gold_metrics.jsonl")
 
 
 def _score_devset() -> list[DocScore]:

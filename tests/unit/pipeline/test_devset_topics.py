@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from topic_scoring import DEVSET, evaluate_devset, format_table
+from devset_path import require_devset
+from topic_scoring import evaluate_devset, format_table
 
-pytestmark = pytest.mark.skipif(not (DEVSET / "gold_topics.jsonl").exists(), reason="devset not available")
+pytestmark = require_devset("gold_topics.jsonl")
 
 
 def test_devset_paragraph_topics_micro_f1():

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from devset_path import DEVSET  # noqa: E402 - one place says where the devset is
+
 from schemas.models import AnalysisResult
 
-DEVSET = Path("/work/shared/devset")
 _SPACE = re.compile(r"\s+")
 _PINYIN = re.compile(r"[(（][a-zA-Z\u00c0-\u024f\u1e00-\u1eff]{0,7}(?:[)）]|$)")
 
