@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from datetime import UTC
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 from aiokafka.errors import KafkaError
+from faust.exceptions import ProducerSendError
 from pydantic import ValidationError
 
 from schemas.models import DlqRecord, EnrichedDocument
@@ -48,6 +50,9 @@ def create_app(settings: Settings) -> faust.App:
         stream_wait_empty=False,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        producer_max_request_size=settings.max_message_bytes,
+        producer_compression_type="gzip",
+        consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
     )
     raw_topic = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
     enriched_topic = app.topic(settings.enriched_topic, key_serializer="raw", value_serializer="raw")
@@ -55,15 +60,19 @@ def create_app(settings: Settings) -> faust.App:
     pipeline = get_pipeline(settings)
 
     async def deliver(topic: faust.TopicT, key: bytes | None, value: bytes) -> None:
-        """Send and wait for the broker's ack, retrying for as long as it takes: an exception
-        escaping an agent's loop could let faust ack the message being handled."""
+        """Send and wait for the broker's ack, retrying retriable errors for as long as it takes
+        (an exception escaping an agent's loop could let faust ack the message being handled).
+        A permanent refusal (e.g. a message over max.message.bytes) raises DeliveryRefused."""
         backoff = 0.5
         while True:
             try:
                 future = await topic.send(key=key, value=value)
                 await future
                 return
-            except KafkaError as exc:
+            except (KafkaError, ProducerSendError) as exc:
+                cause = exc.__cause__ if isinstance(exc, ProducerSendError) else exc
+                if not getattr(cause, "retriable", False):
+                    raise DeliveryRefused(f"{type(cause).__name__}: {cause}") from exc
                 log.warning("kafka send failed, retrying", extra={"topic": topic.get_topic_name(),
                                                                    "error": str(exc), "backoff_s": backoff})
                 await asyncio.sleep(backoff)
@@ -75,7 +84,13 @@ def create_app(settings: Settings) -> faust.App:
             payload=message.value, doc_id=doc_id,
         )
         # delivered before the source message may be acked
-        await deliver(dlq_topic, dlq_key(doc_id, message.key), record.model_dump_json().encode())
+        try:
+            await deliver(dlq_topic, dlq_key(doc_id, message.key), record.model_dump_json().encode())
+        except DeliveryRefused as exc:
+            # Only the payload can make a record too large: keep its head, say so, send again.
+            record.payload = record.payload[: settings.max_message_bytes // 8]
+            record.detail = f"{record.detail} [payload truncated: {exc}]"[:2000]
+            await deliver(dlq_topic, dlq_key(doc_id, message.key), record.model_dump_json().encode())
         DLQ.labels(kind=kind).inc()
         log.warning("dlq", extra={"kind": kind, "detail": detail[:200], "partition": message.partition,
                                    "offset": message.offset})
@@ -90,13 +105,25 @@ def create_app(settings: Settings) -> faust.App:
             await send_dlq(exc.kind, exc.detail, message, exc.doc_id)
             return
         # the broker has it before faust may ack the raw message
-        await deliver(enriched_topic, enriched.raw.doc_id.encode("utf-8"), enriched.model_dump_json().encode("utf-8"))
+        try:
+            await deliver(enriched_topic, enriched.raw.doc_id.encode("utf-8"),
+                          enriched.model_dump_json().encode("utf-8"))
+        except DeliveryRefused as exc:
+            await send_dlq(intake.OUTPUT_REJECTED, f"news.enriched refused the result: {exc}", message,
+                           enriched.raw.doc_id)
+            return
         ENRICHED.inc()
 
     @app.agent(raw_topic, concurrency=1)
     async def enrich(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await enrich_one(event.message)
+            try:
+                await enrich_one(event.message)
+            except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the message
+                try:
+                    await send_dlq(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", event.message)
+                except Exception as dlq_exc:  # noqa: BLE001
+                    stop_now(dlq_exc)
 
     sink = ClickHouseSink(settings)
 
@@ -115,23 +142,29 @@ def create_app(settings: Settings) -> faust.App:
                 "latency_ms": round(result.seconds * 1000, 1), "attempts": result.attempts,
             })
 
+    async def sink_events(stream: faust.StreamT, events: list[Any]) -> None:
+        for event in events:
+            message = event.message
+            try:
+                doc = EnrichedDocument.model_validate_json(message.value or b"")
+            except ValidationError as exc:
+                await send_dlq(intake.INVALID_ENRICHED, str(exc.errors()[0])[:500], message)
+                await stream.ack(event)
+                continue
+            sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value, event))
+            if sink.rows >= settings.sink_batch_rows:
+                await flush_and_ack(stream)
+        await flush_and_ack(stream)
+
     @app.agent(enriched_topic, concurrency=1)
     async def sink_agent(stream: faust.StreamT) -> None:
         # A take yields after sink_batch_docs documents or sink_flush_seconds; within it the
         # buffer is also flushed whenever it reaches sink_batch_rows rows.
         async for events in stream.noack_take(settings.sink_batch_docs, within=settings.sink_flush_seconds):
-            for event in events:
-                message = event.message
-                try:
-                    doc = EnrichedDocument.model_validate_json(message.value or b"")
-                except ValidationError as exc:
-                    await send_dlq(intake.INVALID_ENRICHED, str(exc.errors()[0])[:500], message)
-                    await stream.ack(event)
-                    continue
-                sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value, event))
-                if sink.rows >= settings.sink_batch_rows:
-                    await flush_and_ack(stream)
-            await flush_and_ack(stream)
+            try:
+                await sink_events(stream, events)
+            except Exception as exc:  # noqa: BLE001 - unacked events are redelivered after a restart
+                stop_now(exc)
 
     dlq_inserter = RetryingInserter(settings)
 
@@ -157,6 +190,19 @@ def create_app(settings: Settings) -> faust.App:
                 LAG.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, highwater - position))
 
     return app
+
+
+def stop_now(exc: BaseException) -> NoReturn:
+    """End the worker at once, committing nothing more: whatever was not acked is redelivered to
+    the next worker. Used when an agent meets an error it cannot turn into a DLQ record."""
+    log.critical("worker stopping on an unexpected error", exc_info=exc)
+    for handler in logging.getLogger("newsetl").handlers:
+        handler.flush()
+    os._exit(70)
+
+
+class DeliveryRefused(Exception):
+    """Kafka refused a message for good (not worth retrying)."""
 
 
 def dlq_table_rows(messages: list[Any]) -> list[list[Any]]:

@@ -97,7 +97,7 @@ async def send_documents(documents: list[RawDocument], settings: Settings, progr
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-        linger_ms=5, max_request_size=8 * 1024 * 1024, compression_type="gzip",
+        linger_ms=5, max_request_size=settings.max_message_bytes, compression_type="gzip",
     )
     await producer.start()
     task = progress.add_task("producing", total=len(documents)) if progress else None

@@ -94,6 +94,11 @@ async def _offset_range(consumer: AIOKafkaConsumer, partitions: list[TopicPartit
     return {tp: (first[tp], max(first[tp], last[tp])) for tp in partitions}
 
 
+def settings_fetch_bytes(settings: Settings) -> int:
+    """Fetch size that always fits the largest message."""
+    return settings.max_message_bytes + 1024 * 1024
+
+
 class Replayer:
     def __init__(self, settings: Settings, source: Source) -> None:
         self.settings = settings
@@ -157,10 +162,10 @@ class Replayer:
         await ensure_topics(self.settings)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers, group_id=f"{self.settings.worker_group}-replay",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=settings_fetch_bytes(self.settings),
         )
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all",
-                                         max_request_size=16 * 1024 * 1024)
+                                         max_request_size=self.settings.max_message_bytes, compression_type="gzip")
         await consumer.start()
         await self.producer.start()
         try:

@@ -16,10 +16,11 @@ THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    size = {"max.message.bytes": str(settings.max_message_bytes)}
     return {
-        settings.raw_topic: {"retention.ms": FOREVER, "retention.bytes": "-1"},
-        settings.enriched_topic: {"retention.ms": FOREVER, "retention.bytes": "-1"},
-        settings.dlq_topic: {"retention.ms": THIRTY_DAYS_MS},
+        settings.raw_topic: {"retention.ms": FOREVER, "retention.bytes": "-1", **size},
+        settings.enriched_topic: {"retention.ms": FOREVER, "retention.bytes": "-1", **size},
+        settings.dlq_topic: {"retention.ms": THIRTY_DAYS_MS, **size},
     }
 
 

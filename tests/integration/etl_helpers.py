@@ -92,7 +92,8 @@ def send_raw(settings: Settings, messages: list[tuple[bytes | None, bytes | None
         from streams.topics import ensure_topics
 
         await ensure_topics(settings)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                    max_request_size=settings.max_message_bytes)
         await producer.start()
         try:
             for key, value in messages:
@@ -108,6 +109,7 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
 
     async def run() -> list[Any]:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                                    max_partition_fetch_bytes=settings.max_message_bytes + 2**20,
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:

@@ -197,3 +197,47 @@ def test_two_workers_in_one_group_process_everything_once(stack, worker_factory)
     assert first.proc.poll() is None and second.proc.poll() is None
     # Both workers took part: each logged sink batches it wrote.
     assert '"batch written"' in first.log_path.read_text() and '"batch written"' in second.log_path.read_text()
+
+
+@pytest.mark.timeout(400)
+def test_largest_allowed_document_flows_end_to_end(stack, worker_factory, tmp_path):
+    """A document at NEWSETL_MAX_DOC_CHARS (≈3 MB of UTF-8, ≈15 MB enriched) is produced, enriched
+    and written like any other; one character more goes to the DLQ, payload included."""
+    settings = isolated(stack, "large")
+    seed = (SEEDS / "003_a4d4d189e887cb1e.txt").read_text(encoding="utf-8")
+    text = (seed * (settings.max_doc_chars // len(seed) + 1))[: settings.max_doc_chars]
+    big = tmp_path / "big.txt"
+    big.write_text(text, encoding="utf-8")
+    assert produce([str(big)], settings).sent == 1
+    too_long = {"doc_id": "too-long", "source": "test", "text": text + "。"}
+    send_raw(settings, [(b"too-long", json.dumps(too_long, ensure_ascii=False).encode())])
+    worker = worker_factory(settings)
+
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == 1, 300, "the large document",
+         on_timeout=worker.log_tail)
+    # char_count is of the normalized text (blank lines and indents dropped)
+    assert scalar(settings, "SELECT max(char_count) FROM documents_latest") >= settings.max_doc_chars * 0.95
+    assert scalar(settings, "SELECT count() FROM metrics_latest") > 10_000
+    dlq = poll(lambda: read_topic(settings, settings.dlq_topic), 120, "the DLQ record", on_timeout=worker.log_tail)
+    record = json.loads(dlq[0].value)
+    assert [m.key for m in dlq] == [b"too-long"] and record["error"] == "text_too_long"
+    assert json.loads(record["payload"])["text"] == too_long["text"]
+
+
+@pytest.mark.timeout(300)
+def test_result_too_large_for_kafka_goes_to_dlq(stack, worker_factory):
+    """An article that fits news.raw but whose enriched result exceeds max.message.bytes is not
+    retried forever nor dropped: it lands in the DLQ as output_rejected, and the stream goes on."""
+    settings = isolated(stack, "toolarge", max_message_bytes=150_000)
+    seed = (SEEDS / "003_a4d4d189e887cb1e.txt").read_text(encoding="utf-8")
+    article = {"doc_id": "wide", "source": "test", "text": (seed * 4)[:40_000]}
+    after = {"doc_id": "after", "source": "test", "text": "全县脱贫3601户8055人。"}
+    send_raw(settings, [(b"wide", json.dumps(article, ensure_ascii=False).encode()),
+                        (b"after", json.dumps(after, ensure_ascii=False).encode())])
+    worker = worker_factory(settings)
+    dlq = poll(lambda: read_topic(settings, settings.dlq_topic), 180, "the DLQ record", on_timeout=worker.log_tail)
+    record = json.loads(dlq[0].value)
+    assert record["error"] == "output_rejected" and "MessageSizeTooLarge" in record["detail"]
+    assert json.loads(record["payload"]) == article
+    poll(lambda: scalar(settings, "SELECT groupArray(doc_id) FROM documents_latest") == ["after"], 120,
+         "the document after it", on_timeout=worker.log_tail)
