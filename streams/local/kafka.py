@@ -142,6 +142,15 @@ def _classpath(libs: Path) -> str:
     return str(libs / "*")
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id (base64url of a random UUID). Like Kafka's own, never starting with
+    '-': the storage tool's argument parser would read such an id as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def prepare(settings: Settings, progress: Progress = _quiet) -> Path:
     """Fetch jars if needed, write the config, format KRaft storage once; returns the config path."""
     java = java_executable()
@@ -155,7 +164,7 @@ def prepare(settings: Settings, progress: Progress = _quiet) -> Path:
     if not (home / "data" / "meta.properties").exists():
         cluster_file = home / "cluster.id"
         if not cluster_file.exists():
-            cluster_file.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+            cluster_file.write_text(new_cluster_id())
         progress("formatting Kafka KRaft storage")
         cmd = [
             java,
@@ -165,8 +174,7 @@ def prepare(settings: Settings, progress: Progress = _quiet) -> Path:
             _classpath(libs),
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            cluster_file.read_text().strip(),
+            f"--cluster-id={cluster_file.read_text().strip()}",
             "-c",
             str(config),
             "--ignore-formatted",

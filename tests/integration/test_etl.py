@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import urllib.request
 from pathlib import Path
 
@@ -241,3 +243,33 @@ def test_result_too_large_for_kafka_goes_to_dlq(stack, worker_factory):
     assert json.loads(record["payload"]) == article
     poll(lambda: scalar(settings, "SELECT groupArray(doc_id) FROM documents_latest") == ["after"], 120,
          "the document after it", on_timeout=worker.log_tail)
+
+
+@pytest.mark.timeout(400)
+def test_clickhouse_outage_is_retried_and_nothing_is_acked_early(make_stack_settings, worker_factory):
+    """ClickHouse goes away while documents stream in: the sink retries (transient errors), acks
+    nothing it did not write, and every document lands once ClickHouse is back."""
+    from streams.local import services
+
+    own = make_stack_settings()
+    services.up(own)
+    settings = isolated(own, "outage")
+    worker = worker_factory(settings)
+    send_generated(settings, generated_documents(20))
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == 20, 180, "the first 20",
+         on_timeout=worker.log_tail)
+
+    pid_file = own.data_dir / "clickhouse" / "clickhouse.pid"
+    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    poll(lambda: not next(s for s in services.status(own) if s.name == "clickhouse").healthy, 60, "ClickHouse down")
+    send_generated(settings, generated_documents(200, start=20))
+    # Enrichment goes on without ClickHouse; the sink holds its batch and keeps retrying.
+    poll(lambda: topic_size(settings, settings.enriched_topic) >= 220, 180, "the enriched documents",
+         on_timeout=worker.log_tail)
+    assert worker.proc.poll() is None
+
+    services.up(own)
+    poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == 220, 240, "all 220 documents",
+         on_timeout=worker.log_tail)
+    assert "clickhouse transient error, retrying" in worker.log_tail(200_000)
+    assert topic_size(settings, settings.dlq_topic) == 0

@@ -81,3 +81,11 @@ def test_probe_false_when_nothing_listens() -> None:
     port = sock.getsockname()[1]
     sock.close()
     assert kafka.probe("127.0.0.1", port, timeout=0.5) is False
+
+
+def test_cluster_ids_never_start_with_a_dash():
+    from streams.local.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert all(not cid.startswith("-") and len(cid) == 22 for cid in ids)
+    assert len(set(ids)) == len(ids)
