@@ -199,18 +199,19 @@ def clickhouse_version(settings: Settings, timeout: float = 2.0) -> str | None:
         return None
 
 
+def _status_detail(pid: int | None, healthy: bool, logs: Path) -> str:
+    """Why a service is (un)healthy, in a few words for ``status``."""
+    if pid is None:
+        return "answering, but not started by this data directory" if healthy else "not running"
+    return "" if healthy else f"process {pid} runs but does not answer; see {logs}"
+
+
 def _kafka_status(settings: Settings) -> ServiceStatus:
     host, port = settings.kafka_host_port
     pid = _running_pid(settings, KAFKA)
     healthy = kafka.probe(host, port)
     version = kafka.kafka_version(kafka.libs_dir(settings))
-    detail = ""
-    if pid is None and healthy:
-        detail = "answering, but not started by this data directory"
-    elif pid is not None and not healthy:
-        detail = f"process {pid} runs but does not answer; see {_log_file(settings, KAFKA).parent}"
-    elif pid is None:
-        detail = "not running"
+    detail = _status_detail(pid, healthy, _log_file(settings, KAFKA).parent)
     return ServiceStatus(KAFKA, f"{host}:{port}", pid, pid is not None, healthy, version, detail)
 
 
@@ -218,13 +219,7 @@ def _clickhouse_status(settings: Settings) -> ServiceStatus:
     pid = _running_pid(settings, CLICKHOUSE)
     version = clickhouse_version(settings)
     healthy = version is not None
-    detail = ""
-    if pid is None and healthy:
-        detail = "answering, but not started by this data directory"
-    elif pid is not None and not healthy:
-        detail = f"process {pid} runs but does not answer; see {_log_file(settings, CLICKHOUSE)}"
-    elif pid is None:
-        detail = "not running"
+    detail = _status_detail(pid, healthy, _log_file(settings, CLICKHOUSE))
     return ServiceStatus(
         CLICKHOUSE, settings.clickhouse_url, pid, pid is not None, healthy, version and f"chdb {version}", detail
     )
