@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import logging
 import os
-from datetime import UTC
 from typing import Any, NoReturn
 
 import faust
@@ -24,13 +23,13 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 from pydantic import ValidationError
 
-from schemas.models import DlqRecord, EnrichedDocument
+from schemas.models import EnrichedDocument
 from streams import intake
 from streams.dlq import dlq_key, dlq_record
 from streams.enrich import enrich_payload
 from streams.observability import BATCH_SECONDS, DLQ, DOCUMENTS, ENRICHED, LAG, METRICS
 from streams.pipeline.analyzer import get_pipeline
-from streams.rows import DLQ_COLUMNS
+from streams.rows import DLQ_COLUMNS, dlq_rows
 from streams.settings import Settings
 from streams.sink import ClickHouseSink, PendingDoc, RetryingInserter
 
@@ -52,7 +51,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         producer_max_request_size=settings.max_message_bytes,
         producer_compression_type="gzip",
-        consumer_max_fetch_size=settings.max_message_bytes + 1024 * 1024,
+        consumer_max_fetch_size=settings.max_fetch_bytes,
     )
     raw_topic = app.topic(settings.raw_topic, key_serializer="raw", value_serializer="raw")
     enriched_topic = app.topic(settings.enriched_topic, key_serializer="raw", value_serializer="raw")
@@ -173,7 +172,7 @@ def create_app(settings: Settings) -> faust.App:
         async for events in stream.noack_take(settings.sink_batch_docs, within=settings.sink_flush_seconds):
             messages = [event.message for event in events]
             token = hashlib.sha256(",".join(f"{m.partition}:{m.offset}" for m in messages).encode()).hexdigest()
-            error = await dlq_inserter.insert([("dlq", DLQ_COLUMNS, dlq_table_rows(messages), token)])
+            error = await dlq_inserter.insert([("dlq", DLQ_COLUMNS, dlq_rows(messages), token)])
             if error is not None:
                 # The record itself is safe in news.dlq; only its table copy is missing.
                 log.error("dlq table insert rejected", extra={"error": str(error)[:300], "records": len(messages)})
@@ -203,20 +202,3 @@ def stop_now(exc: BaseException) -> NoReturn:
 
 class DeliveryRefused(Exception):
     """Kafka refused a message for good (not worth retrying)."""
-
-
-def dlq_table_rows(messages: list[Any]) -> list[list[Any]]:
-    """Rows of the ``dlq`` table for messages read from news.dlq."""
-    rows = []
-    for message in messages:
-        try:
-            record = DlqRecord.model_validate_json(message.value or b"")
-        except ValidationError as exc:
-            record = dlq_record("invalid_dlq_record", str(exc)[:500], topic=message.topic,
-                                partition=message.partition, offset=message.offset, payload=message.value)
-        rows.append([
-            record.error, record.detail, record.topic, record.partition, record.offset, record.doc_id,
-            record.payload, record.payload_encoding, record.failed_at.astimezone(UTC).replace(tzinfo=None),
-            message.partition, message.offset,
-        ])
-    return rows

@@ -110,12 +110,17 @@ def read_path(path: Path, max_doc_chars: int) -> Iterator[Loaded]:
     except OSError as exc:
         yield Loaded(path, error=exc.strerror or str(exc))
         return
+    yield from read_data(data, path, max_doc_chars)
+
+
+def read_data(data: bytes, path: Path, max_doc_chars: int, suffix: str | None = None) -> Iterator[Loaded]:
+    """Every record in ``data`` read as a file named ``path`` (``suffix`` overrides its ending)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         yield Loaded(path, error=f"not UTF-8 text ({exc.reason} at byte {exc.start})")
         return
-    suffix = path.suffix.lower()
+    suffix = (suffix or path.suffix).lower()
     if suffix == ".jsonl":
         records = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     elif suffix == ".json":

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from clickhouse_connect.driver.client import Client
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -31,7 +32,11 @@ class DemoError(UserError):
 
 def wait_for_documents(settings: Settings, doc_ids: list[str], timeout: float, console: Console) -> float:
     """Poll documents_latest until every doc_id is there; returns the seconds it took."""
-    client = make_client(settings, database=settings.clickhouse_database)
+    with make_client(settings, database=settings.clickhouse_database) as client:
+        return _poll_documents(client, settings, doc_ids, timeout, console)
+
+
+def _poll_documents(client: Client, settings: Settings, doc_ids: list[str], timeout: float, console: Console) -> float:
     started = time.monotonic()
     deadline = started + timeout
     wanted = sorted(set(doc_ids))
@@ -67,7 +72,11 @@ def wait_for_url(url: str, timeout: float) -> None:
 
 
 def print_summary(settings: Settings, console: Console) -> None:
-    client = make_client(settings, database=settings.clickhouse_database)
+    with make_client(settings, database=settings.clickhouse_database) as client:
+        _print_summary(client, settings, console)
+
+
+def _print_summary(client: Client, settings: Settings, console: Console) -> None:
     total = client.query("SELECT count(), sum(metric_count) FROM documents_latest").result_rows[0]
     console.print(f"\n[bold]{total[0]} documents, {total[1]} metrics in ClickHouse[/] (database {settings.clickhouse_database})")
 
@@ -88,7 +97,7 @@ def print_summary(settings: Settings, console: Console) -> None:
         metrics.add_row(region or "-", str(year or "-"), metric, unit, str(rows), f"{value:,.2f}")
     console.print(metrics)
 
-    dlq = client.query("SELECT error, count() FROM dlq GROUP BY error ORDER BY 2 DESC").result_rows
+    dlq = client.query("SELECT error, count() FROM dlq FINAL GROUP BY error ORDER BY 2 DESC").result_rows
     console.print(f"DLQ records: {sum(n for _, n in dlq)}" + (" (" + ", ".join(f"{k}: {n}" for k, n in dlq) + ")" if dlq else ""))
     console.print(
         "\nQuery further, e.g.:\n"

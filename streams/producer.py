@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from rich.progress import (
 from rich.text import Text
 
 from schemas.models import RawDocument
-from streams.articles import Loaded, expand_paths, read_path
+from streams.articles import Loaded, expand_paths, read_data, read_path
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -49,26 +47,12 @@ class ProduceSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     seconds: float = 0.0
 
-    @property
-    def reasons(self) -> Counter[str]:
-        return Counter(reason for _, reason in self.skipped)
-
 
 def _stdin_records(max_doc_chars: int) -> list[Loaded]:
+    """Standard input as JSON Lines when it starts with ``{``, else as one text article."""
     data = sys.stdin.buffer.read()
-    tmp = Path("<stdin>")
-    stripped = data.lstrip()
-    suffix = ".jsonl" if stripped.startswith(b"{") else ".txt"
-    # read_path works on files; stdin is small enough to go through a temp file.
-    with tempfile.NamedTemporaryFile(suffix=suffix, delete=True) as handle:
-        handle.write(data)
-        handle.flush()
-        loaded = list(read_path(Path(handle.name), max_doc_chars))
-    for item in loaded:
-        item.path = tmp
-        if item.document is not None and item.document.source.startswith("/"):
-            item.document = item.document.model_copy(update={"source": "stdin"})
-    return loaded
+    suffix = ".jsonl" if data.lstrip().startswith(b"{") else ".txt"
+    return list(read_data(data, Path("stdin"), max_doc_chars, suffix))
 
 
 def collect(inputs: list[str], settings: Settings) -> tuple[list[RawDocument], list[tuple[str, str]]]:

@@ -15,7 +15,6 @@ harmless: rows are keyed and versioned, so the ``*_latest`` views end in the sam
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +44,6 @@ from streams.settings import Settings
 from streams.sink import ClickHouseSink, PendingDoc
 from streams.topics import ensure_topics
 
-log = logging.getLogger("newsetl.replay")
 Source = Literal["raw", "enriched"]
 
 
@@ -92,11 +90,6 @@ async def _offset_range(consumer: AIOKafkaConsumer, partitions: list[TopicPartit
         found = await consumer.offsets_for_times({tp: int(stop.timestamp() * 1000) for tp in partitions})
         last = {tp: (found[tp].offset if found.get(tp) else end[tp]) for tp in partitions}
     return {tp: (first[tp], max(first[tp], last[tp])) for tp in partitions}
-
-
-def settings_fetch_bytes(settings: Settings) -> int:
-    """Fetch size that always fits the largest message."""
-    return settings.max_message_bytes + 1024 * 1024
 
 
 class Replayer:
@@ -162,7 +155,7 @@ class Replayer:
         await ensure_topics(self.settings)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap_servers, group_id=f"{self.settings.worker_group}-replay",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=settings_fetch_bytes(self.settings),
+            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=self.settings.max_fetch_bytes,
         )
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all",
                                          max_request_size=self.settings.max_message_bytes, compression_type="gzip")

@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.models import EnrichedDocument
+from pydantic import ValidationError
+
+from schemas.models import DlqRecord, EnrichedDocument
+from streams.dlq import dlq_record
 
 DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",
@@ -82,3 +85,20 @@ def table_rows(docs: list[EnrichedDocument]) -> dict[str, list[list[Any]]]:
         "paragraphs": [row for doc in docs for row in paragraph_rows(doc)],
         "documents": [document_row(doc) for doc in docs],
     }
+
+
+def dlq_rows(messages: list[Any]) -> list[list[Any]]:
+    """Rows of the ``dlq`` table for messages read from news.dlq (a record that is not one of ours
+    is kept as ``invalid_dlq_record``)."""
+    rows = []
+    for message in messages:
+        try:
+            record = DlqRecord.model_validate_json(message.value or b"")
+        except ValidationError as exc:
+            record = dlq_record("invalid_dlq_record", str(exc)[:500], topic=message.topic,
+                                partition=message.partition, offset=message.offset, payload=message.value)
+        rows.append([
+            record.error, record.detail, record.topic, record.partition, record.offset, record.doc_id,
+            record.payload, record.payload_encoding, _naive_utc(record.failed_at), message.partition, message.offset,
+        ])
+    return rows

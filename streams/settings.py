@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         url = urlparse(self.clickhouse_url)
         return url.hostname or "127.0.0.1", url.port or 8123
 
+    @property
+    def max_fetch_bytes(self) -> int:
+        """Consumer fetch size that always fits the largest message (plus batch overhead)."""
+        return self.max_message_bytes + 1024 * 1024
+
     def to_env(self) -> dict[str, str]:
         """NEWSETL_* variables that reproduce these settings in a child process."""
         env = {}

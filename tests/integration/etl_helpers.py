@@ -109,7 +109,7 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
 
     async def run() -> list[Any]:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                    max_partition_fetch_bytes=settings.max_message_bytes + 2**20,
+                                    max_partition_fetch_bytes=settings.max_fetch_bytes,
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
