@@ -34,9 +34,9 @@ from typing import Any
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from streams.clickhouse import make_client
 from streams.dashboard import queries as q
 from streams.settings import Settings
+from streams.store.clickhouse import make_client
 
 log = logging.getLogger("newsetl.dashboard")
 

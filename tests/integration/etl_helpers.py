@@ -15,8 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.clickhouse import apply_migrations, make_client
 from streams.settings import Settings
+from streams.store.clickhouse import apply_migrations, make_client
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,7 +89,7 @@ def send_raw(settings: Settings, messages: list[tuple[bytes | None, bytes | None
     """Send (key, value) pairs to news.raw with aiokafka, bypassing ``newsetl produce``."""
 
     async def run() -> None:
-        from streams.topics import ensure_topics
+        from streams.stream.topics import ensure_topics
 
         await ensure_topics(settings)
         producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",

@@ -24,12 +24,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from streams.bench_dashboard import bench_dashboard
-from streams.clickhouse import make_client
+from streams.bench.dashboard import bench_dashboard
 from streams.dashboard import start_dashboard
-from streams.dashboard.seed import Seeded, load_articles
 from streams.dashboard.server import DashboardServer
 from streams.settings import Settings
+from streams.store.clickhouse import make_client
+from support.dashboard_seed import Seeded, load_articles
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))

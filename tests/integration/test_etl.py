@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.articles import read_path
-from streams.bench_etl import generated_documents
+from streams.bench.etl import generated_documents
+from streams.ingest.articles import read_path
+from streams.ingest.producer import produce
 from streams.pipeline.analyzer import get_pipeline
-from streams.producer import produce
 from tests.integration.conftest import free_ports
 from tests.integration.etl_helpers import (
     REPO,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.clickhouse import make_client
-from streams.dashboard import grafana
-from streams.dashboard.seed import Seeded, load_articles
 from streams.settings import Settings
+from streams.store.clickhouse import make_client
+from support import grafana
+from support.dashboard_seed import Seeded, load_articles
 
 SEEDS = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 DB = "grafana_test"

@@ -11,13 +11,13 @@ import sys
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from streams.articles import read_path
-from streams.bench_etl import generated_documents
-from streams.clickhouse import make_client
+from streams.bench.etl import generated_documents
+from streams.cli.query import run_query
+from streams.ingest.articles import read_path
+from streams.ingest.producer import produce
 from streams.pipeline.analyzer import DEFAULT_RULES_DIR, Pipeline
-from streams.producer import produce
-from streams.query import run_query
-from streams.replay import replay
+from streams.store.clickhouse import make_client
+from streams.stream.replay import replay
 from tests.integration.etl_helpers import REPO, WorkerProcess, isolated, poll, scalar, send_raw
 from tests.integration.test_etl import SEEDS
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from streams.clickhouse import migration_files
-from streams.dashboard import grafana
+from streams.store.clickhouse import migration_files
+from support import grafana
 
 DATASOURCE = grafana.GRAFANA_DIR / "provisioning" / "datasources" / "clickhouse.yaml"
 PROVIDER = grafana.GRAFANA_DIR / "provisioning" / "dashboards" / "newsetl.yaml"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from metric_scoring import DocScore, combine, format_table, score_document
 
-from streams.articles import document_from_text
+from streams.ingest.articles import document_from_text
 from streams.pipeline.analyzer import Pipeline
 
 REPO = Path(__file__).resolve().parents[3]

@@ -3,9 +3,9 @@
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from streams.clickhouse import is_transient, split_statements
 from streams.settings import Settings
-from streams.sink import ClickHouseSink, PendingDoc, RetryingInserter, dedup_token
+from streams.store.clickhouse import is_transient, split_statements
+from streams.stream.sink import ClickHouseSink, PendingDoc, RetryingInserter, dedup_token
 
 
 def pending(enriched, doc_id="doc-1", offset=0, partition=0, version="0.1.0+a"):

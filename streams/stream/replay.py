@@ -34,15 +34,15 @@ from rich.progress import (
 )
 
 from schemas.models import EnrichedDocument, utcnow
-from streams import intake
-from streams.clickhouse import apply_migrations
-from streams.dlq import dlq_key, dlq_record
-from streams.enrich import enrich_payload
 from streams.errors import UserError
 from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
-from streams.sink import ClickHouseSink, PendingDoc
-from streams.topics import ensure_topics
+from streams.store.clickhouse import apply_migrations
+from streams.stream import intake
+from streams.stream.dlq import dlq_key, dlq_record
+from streams.stream.enrich import enrich_payload
+from streams.stream.sink import ClickHouseSink, PendingDoc
+from streams.stream.topics import ensure_topics
 
 Source = Literal["raw", "enriched"]
 

@@ -1,7 +1,7 @@
 """Benchmark of the dashboard views: generated rows in a scratch database, each query timed.
 
 :func:`bench_dashboard` creates a scratch database next to the configured one (same DDL, applied
-with :func:`streams.clickhouse.apply_migrations` on a copy of the settings), fills it server-side
+with :func:`streams.store.clickhouse.apply_migrations` on a copy of the settings), fills it server-side
 with ``INSERT … SELECT … FROM numbers()`` — ``rows`` current metric rows over ``rows / 20``
 documents, plus an older pipeline run of every tenth document (its metrics included) so that the
 *_latest views have stale rows to drop, and DLQ rows — then times every view and every query the
@@ -21,9 +21,9 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from streams.clickhouse import apply_migrations, make_client
 from streams.dashboard import queries as q
 from streams.settings import Settings
+from streams.store.clickhouse import apply_migrations, make_client
 
 METRICS_PER_DOC = 20
 RUNS = 3

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from streams import intake
+from streams.stream import intake
 
 GOOD = {"doc_id": "d1", "source": "test", "text": "全县脱贫3601户8055人。"}
 

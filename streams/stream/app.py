@@ -24,14 +24,14 @@ from faust.exceptions import ProducerSendError
 from pydantic import ValidationError
 
 from schemas.models import EnrichedDocument
-from streams import intake
-from streams.dlq import dlq_key, dlq_record
-from streams.enrich import enrich_payload
 from streams.observability import BATCH_SECONDS, DLQ, DOCUMENTS, ENRICHED, LAG, METRICS
 from streams.pipeline.analyzer import get_pipeline
-from streams.rows import DLQ_COLUMNS, dlq_rows
 from streams.settings import Settings
-from streams.sink import ClickHouseSink, PendingDoc, RetryingInserter
+from streams.stream import intake
+from streams.stream.dlq import dlq_key, dlq_record
+from streams.stream.enrich import enrich_payload
+from streams.stream.rows import DLQ_COLUMNS, dlq_rows
+from streams.stream.sink import ClickHouseSink, PendingDoc, RetryingInserter
 
 log = logging.getLogger("newsetl.worker")
 

@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from streams.clickhouse import apply_migrations, make_client
+from streams.cli.supervise import start_background
 from streams.errors import UserError
+from streams.ingest.producer import produce
 from streams.local.services import up as services_up
-from streams.producer import produce
 from streams.settings import Settings
-from streams.supervise import start_background
-from streams.topics import ensure_topics
+from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.topics import ensure_topics
 
 
 class DemoError(UserError):

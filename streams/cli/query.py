@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from streams.clickhouse import make_client
 from streams.settings import Settings
+from streams.store.clickhouse import make_client
 
 
 def run_query(settings: Settings, sql: str, *, write: bool = False) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streams.articles import expand_paths, guess_published_at, guess_title, read_path, stable_doc_id
+from streams.ingest.articles import expand_paths, guess_published_at, guess_title, read_path, stable_doc_id
 
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 

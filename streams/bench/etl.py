@@ -23,10 +23,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.clickhouse import apply_migrations, make_client
 from streams.errors import UserError
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.topics import ensure_topics
 
 TOWNS = ["城关镇", "石门镇", "青山乡", "河口镇", "柳林乡", "白水镇", "龙泉镇", "东山乡"]
 

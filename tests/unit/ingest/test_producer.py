@@ -3,7 +3,7 @@
 import io
 import sys
 
-from streams.producer import collect
+from streams.ingest.producer import collect
 from streams.settings import Settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.models import DlqRecord, EnrichedDocument
-from streams.dlq import dlq_record
+from streams.stream.dlq import dlq_record
 
 DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.analyze_cmd import run_analyze
+from streams.cli.analyze import run_analyze
 from streams.settings import Settings
 
-SEEDS = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
+SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
 DOC_KEYS = ["doc_id", "title", "script", "regions", "topics", "topic_scores"]
 PARAGRAPH_KEYS = ["index", "text", "topics", "scores"]

@@ -4,8 +4,8 @@ bytes of a ``news.raw`` message → EnrichedDocument, or an IntakeError with its
 from __future__ import annotations
 
 from schemas.models import EnrichedDocument, utcnow
-from streams import intake
 from streams.pipeline.analyzer import Pipeline
+from streams.stream import intake
 
 
 def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,

@@ -105,8 +105,8 @@ def up() -> None:
 @friendly
 def down() -> None:
     """Stop the local services (and a background demo worker)."""
+    from streams.cli.supervise import BACKGROUND_COMMANDS, stop_background
     from streams.local.services import down as services_down
-    from streams.supervise import BACKGROUND_COMMANDS, stop_background
 
     for name in BACKGROUND_COMMANDS:
         pid = stop_background(settings(), name)
@@ -130,7 +130,7 @@ def status() -> None:
 @friendly
 def produce(paths: Annotated[list[str], typer.Argument(help="files, directories, globs, or - for stdin")]) -> None:
     """Validate articles and publish them to news.raw (keyed by doc_id)."""
-    from streams.producer import produce as run_produce
+    from streams.ingest.producer import produce as run_produce
 
     summary = run_produce(paths, settings(), console=console)
     console.print(f"sent {summary.sent} document(s) to {settings().raw_topic} in {summary.seconds:.2f}s"
@@ -145,7 +145,7 @@ def produce(paths: Annotated[list[str], typer.Argument(help="files, directories,
 @friendly
 def worker() -> None:
     """Run a Faust worker: news.raw → enrich → news.enriched → ClickHouse (until Ctrl-C)."""
-    from streams.worker import run_worker
+    from streams.cli.worker import run_worker
 
     run_worker(settings())
 
@@ -156,7 +156,7 @@ def analyze(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json (JSON Lines) or table")] = "json",
 ) -> None:
     """Run the pipeline offline on files and print the analysis contract."""
-    from streams.analyze_cmd import run_analyze
+    from streams.cli.analyze import run_analyze
 
     if fmt not in ("json", "table"):
         raise fail(f"unknown format {fmt!r}: use json or table")
@@ -172,7 +172,7 @@ def query(
     write: Annotated[bool, typer.Option("--write", help="allow statements that change data")] = False,
 ) -> None:
     """Run SQL on ClickHouse; read-only unless --write."""
-    from streams.query import print_query
+    from streams.cli.query import print_query
 
     if fmt not in ("table", "csv", "json"):
         raise fail(f"unknown format {fmt!r}: use table, csv or json")
@@ -187,7 +187,7 @@ def replay(
     stop: Annotated[str | None, typer.Option("--to", help="ISO time to stop at (default: the end when started)")] = None,
 ) -> None:
     """Reprocess history from Kafka into ClickHouse (own consumer group; the live worker keeps running)."""
-    from streams.replay import replay as run_replay
+    from streams.stream.replay import replay as run_replay
 
     if source not in ("raw", "enriched"):
         raise fail(f"unknown source {source!r}: use raw or enriched")
@@ -222,7 +222,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the seeds to reach ClickHouse")] = 600.0,
 ) -> None:
     """Bring the local stack up, produce seeds/, run a worker, and show what landed in ClickHouse."""
-    from streams.demo import run_demo
+    from streams.cli.demo import run_demo
 
     run_demo(settings(), console, timeout=timeout)
 
@@ -240,16 +240,16 @@ def bench(
     import json as jsonlib
 
     if what == "analyze":
-        from streams.bench_analyze import bench_analyze
+        from streams.bench.analyze import bench_analyze
 
         result = bench_analyze(sorted(Path("seeds").glob("*.txt")), repeat, settings())
     elif what == "etl":
-        from streams.bench_etl import bench_etl
+        from streams.bench.etl import bench_etl
 
         with console.status(f"running {docs} documents through a scratch worker…"):
             result = bench_etl(settings(), docs)
     elif what == "dashboard":
-        from streams.bench_dashboard import bench_dashboard
+        from streams.bench.dashboard import bench_dashboard
 
         with console.status(f"timing dashboard views on {rows:,} generated metric rows…"):
             result = bench_dashboard(settings(), rows)

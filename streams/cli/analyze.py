@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.models import AnalysisResult
-from streams.articles import document_from_text
+from streams.ingest.articles import document_from_text
 from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
 

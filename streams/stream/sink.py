@@ -24,9 +24,9 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.models import EnrichedDocument
-from streams.clickhouse import error_code, is_transient, make_client
-from streams.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
 from streams.settings import Settings
+from streams.store.clickhouse import error_code, is_transient, make_client
+from streams.stream.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
 
 log = logging.getLogger("newsetl.sink")
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from streams.rows import DOCUMENT_COLUMNS, METRIC_COLUMNS, PARAGRAPH_COLUMNS, table_rows
+from streams.stream.rows import DOCUMENT_COLUMNS, METRIC_COLUMNS, PARAGRAPH_COLUMNS, table_rows
 
 
 def test_rows_align_with_columns(enriched):

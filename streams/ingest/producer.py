@@ -26,9 +26,9 @@ from rich.progress import (
 from rich.text import Text
 
 from schemas.models import RawDocument
-from streams.articles import Loaded, expand_paths, read_data, read_path
+from streams.ingest.articles import Loaded, expand_paths, read_data, read_path
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.stream.topics import ensure_topics
 
 STDIN = "-"
 

@@ -7,11 +7,11 @@ import logging
 
 import faust
 
-from streams.app import create_app
-from streams.clickhouse import apply_migrations
 from streams.observability import serve_metrics, setup_logging
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.store.clickhouse import apply_migrations
+from streams.stream.app import create_app
+from streams.stream.topics import ensure_topics
 
 log = logging.getLogger("newsetl.worker")
 

@@ -1,8 +1,8 @@
 """Load articles into ClickHouse the way the worker does, without Kafka (dashboard tests, demos).
 
-Articles are read with :mod:`streams.articles`, analyzed by the real pipeline
+Articles are read with :mod:`streams.ingest.articles`, analyzed by the real pipeline
 (:func:`streams.pipeline.analyzer.get_pipeline`), wrapped in :class:`EnrichedDocument` like the
-Faust ``enrich`` agent does, and written by the real :class:`~streams.sink.ClickHouseSink`. With
+Faust ``enrich`` agent does, and written by the real :class:`~streams.stream.sink.ClickHouseSink`. With
 ``replay=True`` every document is written a second time as a newer run (a replay) — the dashboard
 views must still count it once. DLQ rows can be added to feed the dead-letter chart.
 """
@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from schemas.models import EnrichedDocument, RawDocument
-from streams.articles import read_path
-from streams.clickhouse import apply_migrations, make_client
-from streams.dlq import dlq_record
+from streams.ingest.articles import read_path
 from streams.pipeline.analyzer import get_pipeline
-from streams.rows import DLQ_COLUMNS
 from streams.settings import Settings
-from streams.sink import ClickHouseSink, PendingDoc
+from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.dlq import dlq_record
+from streams.stream.rows import DLQ_COLUMNS
+from streams.stream.sink import ClickHouseSink, PendingDoc
 
 #: A documented fallback date for articles without one, so the time charts have distinct days.
 FALLBACK_PUBLISHED = datetime(2018, 3, 1, 8, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import app
+from streams.cli.main import app
 from streams.settings import get_settings
 
 runner = CliRunner()

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``newsetl bench``: the analysis, the end-to-end stream, the dashboard queries."""

@@ -1,0 +1,1 @@
+"""The ``newsetl`` command line: one module per command group, wired in :mod:`streams.cli.main`."""

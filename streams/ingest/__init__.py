@@ -1,0 +1,1 @@
+"""Getting articles into ``news.raw``: reading files, JSONL and stdin, and publishing them."""

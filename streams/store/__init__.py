@@ -1,0 +1,1 @@
+"""ClickHouse access: the client factory, error classification and the migrations runner."""
