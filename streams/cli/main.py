@@ -196,6 +196,7 @@ def replay(
     console.print(
         f"replayed {summary.read} of {summary.planned} message(s) from {source} in {summary.seconds:.1f}s: "
         f"{summary.written} document(s) written"
+        + (" by the running workers" if summary.writer == "workers" else "")
         + (f" (pipeline {summary.pipeline_version})" if summary.pipeline_version else "")
         + (f", {summary.dlq} to the DLQ" if summary.dlq else "")
         + (f", skipped invalid input already in the DLQ ({skipped})" if skipped else "")

@@ -292,6 +292,34 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_INSERT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?([`\"\w.]+)", re.IGNORECASE)
+#: Not a ClickHouse path: the endpoint's own count of the INSERT statements it executed.
+INSERTS_PATH = "/newsetl/inserts"
+
+
+class InsertCounter:
+    """INSERT statements and rows the endpoint executed, per target table as written in the
+    statement (``db.table``): lets a test count writes, which identical duplicate rows hide once
+    ReplacingMergeTree collapses them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, list[int]] = {}
+
+    def count(self, statement: str, rows: int) -> None:
+        match = _INSERT_TARGET.match(statement)
+        table = match.group(1).replace("`", "").replace('"', "") if match else "?"
+        with self._lock:
+            entry = self._counts.setdefault(table, [0, 0])
+            entry[0] += 1
+            entry[1] += rows
+
+    def to_json(self) -> bytes:
+        with self._lock:
+            data = {table: {"inserts": n, "rows": rows} for table, (n, rows) in sorted(self._counts.items())}
+        return json.dumps(data).encode()
+
+
 # --- the engine -----------------------------------------------------------------------------------
 
 
@@ -455,6 +483,7 @@ class ClickHouseHTTPServer(ThreadingHTTPServer):
         super().__init__(address, ClickHouseHandler)
         self.engine = engine
         self.config = config
+        self.inserts = InsertCounter()
 
 
 class ClickHouseHandler(BaseHTTPRequestHandler):
@@ -526,7 +555,7 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
             if path in ("/ping", "/replicas_status") or (path == "/" and not url.query and self.command == "GET"):
                 self._send_simple(200, b"Ok.\n")
                 return
-            if path != "/":
+            if path not in ("/", INSERTS_PATH):
                 raise ClickHouseError.make(
                     BAD_ARGUMENTS, "BAD_ARGUMENTS", f"There is no handle {url.path}. Use / or /ping"
                 )
@@ -540,6 +569,9 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
                     "AUTHENTICATION_FAILED",
                     f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
                 )
+            if path == INSERTS_PATH:
+                self._send_simple(200, self.server.inserts.to_json())
+                return
             length = self.headers.get("Content-Length")
             chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
             body = BodyReader(
@@ -722,6 +754,7 @@ class Request:
             except Exception:
                 pass
             raise ClickHouseError.from_engine(exc) from exc
+        self.h.server.inserts.count(split.statement, result.rows_written)
         summary = _summary(written_rows=result.rows_written, written_bytes=result.bytes_written, started=started)
         headers = self._headers(None, summary)
         self.h.send_response(200)

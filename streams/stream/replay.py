@@ -1,28 +1,34 @@
-"""``newsetl replay``: reprocess history from Kafka into ClickHouse.
+"""``newsetl replay``: reprocess history from Kafka, through the same steps as the worker.
 
-- ``--source raw`` re-runs the *current* pipeline (code + rules) over ``news.raw``, writes the
-  new version's rows to ClickHouse and publishes the enriched documents to ``news.enriched`` (so
-  that topic stays the full history of what was written);
-- ``--source enriched`` reloads ClickHouse from ``news.enriched`` without re-running the analysis
+- ``--source raw`` re-runs the *current* pipeline (code + rules) over ``news.raw`` and publishes
+  the enriched documents to ``news.enriched`` (which stays the full history of what was written).
+  ClickHouse is written once, by one sink: when the workers' consumer group is live (asked of
+  the admin client), its ``sink`` agent writes them and replay waits until that group has
+  committed past every offset it published; when no worker is live, replay runs the same sink
+  code itself over exactly what it published.
+- ``--source enriched`` runs the same sink over ``news.enriched`` without re-running the analysis
   (after a table was dropped, or into a new ClickHouse).
 
-It reads with its own consumer group (the live worker keeps running), assigns every partition
-explicitly, stops at the end offsets captured when it started (or at ``--to``), and commits its
-progress to that group after each written batch. Interrupting it and running it again is
+It reads with its own consumer group, assigns every partition explicitly, stops at the end
+offsets captured when it started (or at ``--to``), and commits its progress to that group once
+what it read is durable (published, or written). Interrupting it and running it again is
 harmless: rows are keyed and versioned, so the ``*_latest`` views end in the same state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,22 +39,27 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from schemas.models import EnrichedDocument, utcnow
 from streams.errors import UserError
 from streams.pipeline.analyzer import get_pipeline
+from streams.retry import Backoff
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations
 from streams.stream import intake
-from streams.stream.dlq import dlq_key, dlq_record
-from streams.stream.enrich import enrich_payload
-from streams.stream.sink import ClickHouseSink, PendingDoc
+from streams.stream.kafka_clients import make_admin, make_consumer, make_producer
+from streams.stream.sink import ClickHouseSink
+from streams.stream.steps import Message, Steps
 from streams.stream.topics import ensure_topics
+
+log = logging.getLogger("newsetl.replay")
+
+#: Group states in which the workers' members hold (or are about to hold) their partitions.
+LIVE_GROUP_STATES = ("Stable", "PreparingRebalance", "CompletingRebalance")
 
 Source = Literal["raw", "enriched"]
 
 
 class ReplayError(UserError):
-    """A user-facing replay problem (bad time, missing topic, rejected rows)."""
+    """A user-facing replay problem (bad time, missing topic)."""
 
 
 @dataclass(slots=True)
@@ -56,9 +67,11 @@ class ReplaySummary:
     source: str
     planned: int = 0
     read: int = 0
-    written: int = 0
+    published: int = 0  # raw: enriched documents published to news.enriched
+    written: int = 0  # documents whose rows are in ClickHouse when the replay returns
+    writer: str = "replay"  # who wrote them: this run's own sink, or the live "workers"
     skipped: dict[str, int] = field(default_factory=dict)  # already in the DLQ from the first pass
-    dlq: int = 0
+    dlq: int = 0  # new DLQ records of this run
     pipeline_version: str = ""
     seconds: float = 0.0
 
@@ -92,112 +105,175 @@ async def _offset_range(consumer: AIOKafkaConsumer, partitions: list[TopicPartit
     return {tp: (first[tp], max(first[tp], last[tp])) for tp in partitions}
 
 
+async def sink_group_live(admin: AIOKafkaAdminClient, group: str) -> bool:
+    """Whether the workers' consumer group (whose ``sink`` agent writes news.enriched into
+    ClickHouse) has members right now."""
+    try:
+        described = await admin.describe_consumer_groups([group])
+    except KafkaError:
+        return False
+    for response in described:
+        for entry in response.groups:
+            state, members = entry[2], entry[5]
+            if state in LIVE_GROUP_STATES and members:
+                return True
+    return False
+
+
 class Replayer:
+    """One replay run. Raw: every message goes through the same steps as the ``enrich`` agent and
+    is published to news.enriched; ClickHouse is then written once, by one sink — the workers'
+    when their group is live, else this run's own sink over exactly what it published. Enriched:
+    the same sink over news.enriched, with the replay's own consumer group."""
+
     def __init__(self, settings: Settings, source: Source) -> None:
         self.settings = settings
         self.source = source
         self.topic = settings.raw_topic if source == "raw" else settings.enriched_topic
         self.pipeline = get_pipeline(settings) if source == "raw" else None
         self.sink = ClickHouseSink(settings)
-        self.run_tag = f"replay-{utcnow().isoformat()}"
-        self.producer: AIOKafkaProducer | None = None
+        self.group = f"{settings.worker_group}-replay"
+        self.summary = ReplaySummary(source=source, pipeline_version=self.pipeline.version if self.pipeline else "")
 
-    async def _document(self, record: object, summary: ReplaySummary) -> EnrichedDocument | None:
-        value, partition, offset = record.value, record.partition, record.offset  # type: ignore[attr-defined]
-        if self.source == "enriched":
-            try:
-                return EnrichedDocument.model_validate_json(value or b"")
-            except ValidationError:
-                summary.skipped[intake.INVALID_ENRICHED] = summary.skipped.get(intake.INVALID_ENRICHED, 0) + 1
-                return None
-        assert self.pipeline is not None
-        try:
-            return await asyncio.to_thread(enrich_payload, self.pipeline, value,
-                                           max_doc_chars=self.settings.max_doc_chars, partition=partition,
-                                           offset=offset)
-        except intake.IntakeError as exc:
-            if exc.kind == intake.ENRICH_ERROR:  # new in this run: it must not vanish
-                await self._send_dlq(exc, record)
-                summary.dlq += 1
-            else:  # invalid input was sent to the DLQ when it was first read
-                summary.skipped[exc.kind] = summary.skipped.get(exc.kind, 0) + 1
-            return None
-
-    async def _send_dlq(self, exc: intake.IntakeError, record: object) -> None:
-        assert self.producer is not None
-        dlq = dlq_record(exc.kind, exc.detail, topic=self.topic, partition=record.partition,  # type: ignore[attr-defined]
-                         offset=record.offset, payload=record.value, doc_id=exc.doc_id)  # type: ignore[attr-defined]
-        await self.producer.send_and_wait(self.settings.dlq_topic, key=dlq_key(exc.doc_id, record.key),  # type: ignore[attr-defined]
-                                          value=dlq.model_dump_json().encode("utf-8"))
-
-    async def _flush(self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int],
-                     summary: ReplaySummary) -> None:
-        pending = self.sink.pending
-        if pending and self.source == "raw":
-            # Keep news.enriched the full history of what was written.
-            assert self.producer is not None
-            futures = [await self.producer.send(self.settings.enriched_topic, key=item.doc.raw.doc_id.encode(),
-                                                value=item.doc.model_dump_json().encode("utf-8"))
-                       for item in self.sink.buffered]
-            await asyncio.gather(*futures)
-        result = await self.sink.flush()
-        if result.rejected:
-            reasons = "; ".join(reason for _, reason in result.rejected[:3])
-            raise ReplayError(f"ClickHouse rejected {len(result.rejected)} document(s): {reasons}")
-        summary.written += len(result.written)
+    async def _flush(self, steps: Steps, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]) -> None:
+        """Write what the sink holds, then commit the positions it covers."""
+        result = await steps.flush(self.sink)
+        self.summary.written += len(result.written)
+        self.summary.dlq += len(result.rejected)
         if positions:
             await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()})
 
+    async def _read(self, consumer: AIOKafkaConsumer, ranges: dict[TopicPartition, tuple[int, int]],
+                    handle: Callable[[list[ConsumerRecord]], Awaitable[None]],
+                    progress: Progress | None, label: str) -> None:
+        """Feed every record of ``ranges`` ([first, end) per partition) to ``handle`` in batches."""
+        active = [tp for tp, (first, last) in ranges.items() if last > first]
+        task = progress.add_task(label, total=sum(last - first for first, last in ranges.values())) if progress else None
+        consumer.assign(active)
+        for tp in active:
+            consumer.seek(tp, ranges[tp][0])
+        while active:
+            batch = await consumer.getmany(*active, timeout_ms=500, max_records=500)
+            for tp, records in batch.items():
+                records = [r for r in records if r.offset < ranges[tp][1]]
+                if records:
+                    await handle(records)
+                    if progress is not None and task is not None:
+                        progress.advance(task, len(records))
+            active = [tp for tp in active if await consumer.position(tp) < ranges[tp][1]]
+
+    async def sink_ranges(self, steps: Steps, consumer: AIOKafkaConsumer,
+                          ranges: dict[TopicPartition, tuple[int, int]], progress: Progress | None) -> None:
+        """Run the sink over these news.enriched offsets (what the ``sink`` agent does)."""
+        positions: dict[TopicPartition, int] = {}
+
+        async def handle(records: list[ConsumerRecord]) -> None:
+            for record in records:
+                self.summary.read += self.source == "enriched"
+                positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                if not await steps.to_sink(self.sink, record):
+                    self.summary.skipped[intake.INVALID_ENRICHED] = self.summary.skipped.get(intake.INVALID_ENRICHED, 0) + 1
+                if self.sink.rows >= self.settings.sink_batch_rows:
+                    await self._flush(steps, consumer, positions)
+
+        await self._read(consumer, ranges, handle, progress, f"writing {self.settings.enriched_topic}")
+        await self._flush(steps, consumer, positions)
+
+    async def enrich_ranges(self, steps: Steps, consumer: AIOKafkaConsumer,
+                            ranges: dict[TopicPartition, tuple[int, int]], progress: Progress | None,
+                            own_sink: bool) -> dict[int, int]:
+        """Re-enrich these news.raw offsets and publish the results; with ``own_sink`` also write
+        what was published. Returns the end offset published per news.enriched partition."""
+        positions: dict[TopicPartition, int] = {}
+        published: dict[int, int] = {}
+
+        async def handle(records: list[ConsumerRecord]) -> None:
+            for record in records:
+                self.summary.read += 1
+                positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                outcome = await steps.enrich_and_publish(record, redo_input_dlq=False)
+                if outcome.status == "skipped":
+                    self.summary.skipped[outcome.kind] = self.summary.skipped.get(outcome.kind, 0) + 1
+                    continue
+                if outcome.status == "dlq":
+                    self.summary.dlq += 1
+                    continue
+                self.summary.published += 1
+                published[outcome.partition] = max(published.get(outcome.partition, 0), outcome.offset + 1)
+                if own_sink:
+                    enriched = Message(self.settings.enriched_topic, outcome.partition, outcome.offset,
+                                       record.key, outcome.payload)
+                    await steps.to_sink(self.sink, enriched)
+                    if self.sink.rows >= self.settings.sink_batch_rows:
+                        await self._flush(steps, consumer, positions)
+            if own_sink:
+                await self._flush(steps, consumer, positions)
+            else:  # published is durable: the raw positions may be committed
+                await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in positions.items()})
+
+        await self._read(consumer, ranges, handle, progress, f"replaying {self.topic}")
+        return published
+
+    async def wait_for_workers(self, steps: Steps, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer,
+                               published: dict[int, int], progress: Progress | None) -> None:
+        """Wait until the workers' group committed past every offset this run published; if the
+        group goes away meanwhile, write what it has not committed with this run's own sink."""
+        wanted = {TopicPartition(self.settings.enriched_topic, p): end for p, end in published.items()}
+        task = progress.add_task("waiting for the workers' sink", total=None) if progress else None
+        delays = Backoff(start=0.1, cap=1.0).delays()
+        while True:
+            committed = await admin.list_consumer_group_offsets(self.settings.worker_group, partitions=list(wanted))
+            behind = {tp: (committed[tp].offset if tp in committed else 0, end) for tp, end in wanted.items()
+                      if (committed[tp].offset if tp in committed else -1) < end}
+            if not behind:
+                self.summary.written += self.summary.published
+                self.summary.writer = "workers"
+                break
+            if not await sink_group_live(admin, self.settings.worker_group):
+                log.warning("the workers' group left during the replay; writing the rest here")
+                await self.sink_ranges(steps, consumer, {tp: (max(first, 0), end) for tp, (first, end) in behind.items()},
+                                       progress)
+                self.summary.written = self.summary.published
+                break
+            await asyncio.sleep(next(delays))
+        if progress is not None and task is not None:
+            progress.remove_task(task)
+
     async def run(self, start: datetime | None, stop: datetime | None, progress: Progress | None) -> ReplaySummary:
-        summary = ReplaySummary(source=self.source, pipeline_version=self.pipeline.version if self.pipeline else "")
         started = time.monotonic()
         apply_migrations(self.settings)
         await ensure_topics(self.settings)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers, group_id=f"{self.settings.worker_group}-replay",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=self.settings.max_fetch_bytes,
-        )
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all",
-                                         max_request_size=self.settings.max_message_bytes, compression_type="gzip")
+        consumer = make_consumer(self.settings, self.group)
+        producer = make_producer(self.settings)
+        admin = make_admin(self.settings)
+
+        async def send(topic: str, key: bytes | None, value: bytes) -> object:
+            return await (await producer.send(topic, key=key, value=value))
+
+        steps = Steps(self.settings, send, self.pipeline)
         await consumer.start()
-        await self.producer.start()
+        await producer.start()
+        await admin.start()
         try:
             partitions = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or [])]
             if not partitions:
                 raise ReplayError(f"topic {self.topic} does not exist or has no partitions")
             ranges = await _offset_range(consumer, partitions, start, stop)
-            summary.planned = sum(last - first for first, last in ranges.values())
-            active = [tp for tp, (first, last) in ranges.items() if last > first]
-            task = progress.add_task(f"replaying {self.topic}", total=summary.planned) if progress else None
-            if active:
-                consumer.assign(active)
-                for tp in active:
-                    consumer.seek(tp, ranges[tp][0])
-            positions: dict[TopicPartition, int] = {}
-            while active:
-                batch = await consumer.getmany(*active, timeout_ms=500, max_records=500)
-                for tp, records in batch.items():
-                    for record in records:
-                        if record.offset >= ranges[tp][1]:
-                            break
-                        summary.read += 1
-                        positions[tp] = record.offset + 1
-                        doc = await self._document(record, summary)
-                        if doc is not None:
-                            topic = self.topic if self.source == "enriched" else f"{self.topic}@{self.run_tag}"
-                            self.sink.add(PendingDoc(doc, topic, record.partition, record.offset, record.value or b""))
-                        if progress is not None and task is not None:
-                            progress.advance(task)
-                    if self.sink.rows >= self.settings.sink_batch_rows:
-                        await self._flush(consumer, positions, summary)
-                active = [tp for tp in active if await consumer.position(tp) < ranges[tp][1]]
-            await self._flush(consumer, positions, summary)
+            self.summary.planned = sum(last - first for first, last in ranges.values())
+            if self.source == "enriched":
+                await self.sink_ranges(steps, consumer, ranges, progress)
+            else:
+                workers = await sink_group_live(admin, self.settings.worker_group)
+                published = await self.enrich_ranges(steps, consumer, ranges, progress, own_sink=not workers)
+                if workers and published:
+                    await self.wait_for_workers(steps, admin, consumer, published, progress)
         finally:
             self.sink.close()
-            await self.producer.stop()
+            await admin.close()
+            await producer.stop()
             await consumer.stop()
-        summary.seconds = time.monotonic() - started
-        return summary
+        self.summary.seconds = time.monotonic() - started
+        return self.summary
 
 
 def replay(settings: Settings, source: Source, start: str | None = "earliest", stop: str | None = None,

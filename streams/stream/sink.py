@@ -24,6 +24,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.models import EnrichedDocument
+from streams.retry import Backoff
 from streams.settings import Settings
 from streams.store.clickhouse import error_code, is_transient, make_client
 from streams.stream.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
@@ -95,7 +96,7 @@ class RetryingInserter:
     async def insert(self, inserts: list[tuple[str, tuple[str, ...], list[list[Any]], str]]) -> Exception | None:
         """Run (table, columns, rows, dedup token) inserts in order until they succeed (None) or
         fail permanently (the error is returned). Transient errors are retried for as long as it takes."""
-        backoff = 0.2
+        delays = Backoff(start=0.2, cap=self.max_backoff).delays()
         while True:
             self.attempts += 1
             try:
@@ -104,13 +105,13 @@ class RetryingInserter:
             except Exception as exc:  # noqa: BLE001 - classified right below
                 if not is_transient(exc):
                     return exc
+                delay = next(delays)
                 log.warning(
                     "clickhouse transient error, retrying",
-                    extra={"code": error_code(exc), "error": str(exc)[:300], "backoff_s": backoff},
+                    extra={"code": error_code(exc), "error": str(exc)[:300], "backoff_s": delay},
                 )
                 self.close()  # a broken connection gets a fresh client
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                await asyncio.sleep(delay)
 
     def close(self) -> None:
         if self._client is not None:
@@ -134,11 +135,6 @@ class ClickHouseSink:
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    @property
-    def buffered(self) -> list[PendingDoc]:
-        """The documents waiting for the next flush (read-only view)."""
-        return list(self._pending)
 
     async def _write(self, batch: list[PendingDoc], result: FlushResult) -> Exception | None:
         rows = table_rows([item.doc for item in batch])
