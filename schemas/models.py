@@ -15,8 +15,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Qualifier = Literal["exact", "approx", "at_least", "at_most"]
-TOPICS: tuple[str, ...] = ("产业", "健康", "教育", "就业")
-DEFAULT_MAX_DOC_CHARS = 1_000_000
 
 
 def utcnow() -> datetime:

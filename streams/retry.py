@@ -21,7 +21,7 @@ class Backoff:
     factor: float = 2.0
 
     def delays(self) -> Iterator[float]:
-        delay = self.start
+        delay = min(self.start, self.cap)
         while True:
             yield delay
             delay = min(delay * self.factor, self.cap)

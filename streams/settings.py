@@ -41,7 +41,6 @@ class Settings(BaseSettings):
     rules_dir: Path | None = None
     worker_group: str = "newsetl-worker"
     metrics_port: int = 9464
-    web_port: int = 6066
     dashboard_port: int = 8050
     log_level: str = "WARNING"
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from schemas.checks import describe_validation_error
 from streams.errors import UserError
 from streams.settings import Settings, get_settings
 
@@ -25,6 +26,14 @@ err = Console(stderr=True)
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def choose(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``value`` if it is one of ``allowed``; else one line naming the choices, exit 1."""
+    if value not in allowed:
+        listed = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+        raise fail(f"unknown {what} {value!r}: use {listed}")
+    return value
 
 
 def _one_line(exc: BaseException) -> str:
@@ -50,7 +59,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except ValidationError as exc:
-            raise fail(f"invalid configuration: {exc.errors()[0].get('loc')}: {exc.errors()[0].get('msg')}") from None
+            raise fail(f"invalid configuration: {describe_validation_error(exc)}") from None
         except (UserError, ServiceError) as exc:
             raise fail(str(exc)) from None
         except OperationalError:
@@ -158,9 +167,7 @@ def analyze(
     """Run the pipeline offline on files and print the analysis contract."""
     from streams.cli.analyze import run_analyze
 
-    if fmt not in ("json", "table"):
-        raise fail(f"unknown format {fmt!r}: use json or table")
-    fmt_checked: Literal["json", "table"] = "json" if fmt == "json" else "table"
+    fmt_checked: Literal["json", "table"] = "json" if choose(fmt, ("json", "table"), "format") == "json" else "table"
     raise typer.Exit(run_analyze(files, fmt_checked, settings()))
 
 
@@ -174,9 +181,7 @@ def query(
     """Run SQL on ClickHouse; read-only unless --write."""
     from streams.cli.query import print_query
 
-    if fmt not in ("table", "csv", "json"):
-        raise fail(f"unknown format {fmt!r}: use table, csv or json")
-    print_query(settings(), sql, fmt, write=write, console=console)
+    print_query(settings(), sql, choose(fmt, ("table", "csv", "json"), "format"), write=write, console=console)
 
 
 @app.command()
@@ -189,8 +194,7 @@ def replay(
     """Reprocess history from Kafka into ClickHouse (own consumer group; the live worker keeps running)."""
     from streams.stream.replay import replay as run_replay
 
-    if source not in ("raw", "enriched"):
-        raise fail(f"unknown source {source!r}: use raw or enriched")
+    choose(source, ("raw", "enriched"), "source")
     summary = run_replay(settings(), "raw" if source == "raw" else "enriched", start, stop, console=console)
     skipped = ", ".join(f"{k}: {n}" for k, n in summary.skipped.items())
     console.print(
@@ -240,6 +244,7 @@ def bench(
     dashboard (view latencies on generated rows; needs `up`)."""
     import json as jsonlib
 
+    choose(what, ("analyze", "etl", "dashboard"), "benchmark")
     if what == "analyze":
         from streams.bench.analyze import bench_analyze
 
@@ -249,13 +254,11 @@ def bench(
 
         with console.status(f"running {docs} documents through a scratch worker…"):
             result = bench_etl(settings(), docs)
-    elif what == "dashboard":
+    else:
         from streams.bench.dashboard import bench_dashboard
 
         with console.status(f"timing dashboard views on {rows:,} generated metric rows…"):
             result = bench_dashboard(settings(), rows)
-    else:
-        raise fail(f"unknown benchmark {what!r}: use analyze, etl or dashboard")
     console.print_json(jsonlib.dumps(result, ensure_ascii=False, default=str))
 
 

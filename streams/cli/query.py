@@ -40,7 +40,7 @@ def print_query(settings: Settings, sql: str, fmt: str, *, write: bool, console:
         for row in rows:
             sys.stdout.write(json.dumps(dict(zip(columns, map(_plain, row), strict=True)), ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")  # like clickhouse-client
         writer.writerow(columns)
         writer.writerows([[_plain(v) for v in row] for row in rows])
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from schemas.checks import TextDecodeError, decode_utf8, describe_validation_error, length_problem
 from schemas.models import RawDocument, doc_id_for
 
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -97,12 +98,6 @@ def document_from_object(data: object, path: Path) -> RawDocument:
     return RawDocument.model_validate(data)
 
 
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "document"
-    return f"{where}: {first.get('msg', 'invalid')}"
-
-
 def read_path(path: Path, max_doc_chars: int) -> Iterator[Loaded]:
     """Every record in one file, each either a document or an error; never raises for bad input."""
     try:
@@ -116,9 +111,9 @@ def read_path(path: Path, max_doc_chars: int) -> Iterator[Loaded]:
 def read_data(data: bytes, path: Path, max_doc_chars: int, suffix: str | None = None) -> Iterator[Loaded]:
     """Every record in ``data`` read as a file named ``path`` (``suffix`` overrides its ending)."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield Loaded(path, error=f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        text = decode_utf8(data, allow_bom=True)
+    except TextDecodeError as exc:
+        yield Loaded(path, error=str(exc))
         return
     suffix = (suffix or path.suffix).lower()
     if suffix == ".jsonl":
@@ -141,7 +136,7 @@ def read_data(data: bytes, path: Path, max_doc_chars: int, suffix: str | None = 
             yield Loaded(path, error=f"invalid JSON: {exc.msg}", line=line_no or exc.lineno)
             continue
         except ValidationError as exc:
-            yield Loaded(path, error=_validation_message(exc), line=line_no)
+            yield Loaded(path, error=describe_validation_error(exc), line=line_no)
             continue
         except ArticleError as exc:
             yield Loaded(path, error=str(exc), line=line_no)
@@ -150,8 +145,9 @@ def read_data(data: bytes, path: Path, max_doc_chars: int, suffix: str | None = 
 
 
 def _checked(doc: RawDocument, path: Path, max_doc_chars: int, line: int | None) -> Loaded:
-    if len(doc.text) > max_doc_chars:
-        return Loaded(path, error=f"text has {len(doc.text)} characters, limit is {max_doc_chars}", line=line)
+    too_long = length_problem(doc.text, max_doc_chars)
+    if too_long:
+        return Loaded(path, error=too_long, line=line)
     return Loaded(path, document=doc, line=line)
 
 

@@ -9,6 +9,7 @@ import json
 
 from pydantic import ValidationError
 
+from schemas.checks import TextDecodeError, decode_utf8, describe_validation_error, length_problem
 from schemas.models import RawDocument
 
 # DLQ error kinds, one per way a message can be refused or fail.
@@ -24,14 +25,9 @@ SINK_REJECTED = "sink_rejected"
 OUTPUT_REJECTED = "output_rejected"
 INVALID_ENRICHED = "invalid_enriched"
 
-ERROR_KINDS = (
-    EMPTY_MESSAGE, UNDECODABLE_BYTES, INVALID_JSON, NOT_AN_OBJECT, SCHEMA_VIOLATION,
-    EMPTY_TEXT, TEXT_TOO_LONG, ENRICH_ERROR, SINK_REJECTED, OUTPUT_REJECTED, INVALID_ENRICHED,
-)
-
 
 class IntakeError(Exception):
-    """A message that cannot become a RawDocument; ``kind`` is one of ERROR_KINDS."""
+    """A message that cannot become a RawDocument; ``kind`` is one of the kinds above."""
 
     def __init__(self, kind: str, detail: str, doc_id: str | None = None) -> None:
         super().__init__(f"{kind}: {detail}")
@@ -42,10 +38,9 @@ class IntakeError(Exception):
 
 def _schema_error(exc: ValidationError) -> IntakeError:
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "document"
-    if where == "text" and "empty" in first.get("msg", ""):
+    if first.get("loc") == ("text",) and "empty" in first.get("msg", ""):
         return IntakeError(EMPTY_TEXT, "text is empty or only whitespace")
-    return IntakeError(SCHEMA_VIOLATION, f"{where}: {first.get('msg', 'invalid')} ({exc.error_count()} error(s))")
+    return IntakeError(SCHEMA_VIOLATION, describe_validation_error(exc))
 
 
 def parse_raw(payload: bytes | None, max_doc_chars: int) -> RawDocument:
@@ -53,17 +48,18 @@ def parse_raw(payload: bytes | None, max_doc_chars: int) -> RawDocument:
     if not payload:
         raise IntakeError(EMPTY_MESSAGE, "message value is empty or null")
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise IntakeError(UNDECODABLE_BYTES, f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        text = decode_utf8(payload)
+    except TextDecodeError as exc:
+        raise IntakeError(UNDECODABLE_BYTES, f"value is {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IntakeError(INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(data, dict):
         raise IntakeError(NOT_AN_OBJECT, f"expected a JSON object, got {type(data).__name__}")
-    if isinstance(data.get("text"), str) and len(data["text"]) > max_doc_chars:
-        raise IntakeError(TEXT_TOO_LONG, f"text has {len(data['text'])} characters, limit is {max_doc_chars}")
+    too_long = length_problem(data["text"], max_doc_chars) if isinstance(data.get("text"), str) else None
+    if too_long:
+        raise IntakeError(TEXT_TOO_LONG, too_long)
     try:
         return RawDocument.model_validate(data)
     except ValidationError as exc:

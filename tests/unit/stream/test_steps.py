@@ -1,0 +1,143 @@
+"""The steps of the streaming path, called directly: a recording ``send`` stands in for Kafka
+(these test one function each; the path against a real broker is in tests/integration)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from aiokafka.structs import RecordMetadata
+from clickhouse_connect.driver.exceptions import DatabaseError
+from faust.exceptions import ProducerSendError
+
+from schemas.models import DlqRecord, EnrichedDocument
+from streams.pipeline.analyzer import Pipeline
+from streams.retry import Backoff
+from streams.settings import Settings
+from streams.stream.sink import ClickHouseSink, RetryingInserter
+from streams.stream.steps import DeliveryRefused, Message, Steps
+
+SETTINGS = Settings(max_message_bytes=4096)
+TEXT = "2023年，全县脱贫群众人均纯收入达到12,860元，比上年增长9.6%。"
+
+
+class Recorder:
+    """``send``: fails with the queued errors first, then records (topic, key, value)."""
+
+    def __init__(self, *errors: Exception, refuse_over: int | None = None) -> None:
+        self.errors = list(errors)
+        self.refuse_over = refuse_over
+        self.sent: list[tuple[str, bytes | None, bytes]] = []
+
+    async def __call__(self, topic: str, key: bytes | None, value: bytes) -> RecordMetadata:
+        if self.errors:
+            raise self.errors.pop(0)
+        if self.refuse_over is not None and len(value) > self.refuse_over:
+            raise MessageSizeTooLargeError("too large")
+        self.sent.append((topic, key, value))
+        return RecordMetadata(topic, 2, None, len(self.sent) + 99, -1, None, 0)
+
+    def on(self, topic: str) -> list[dict]:
+        return [json.loads(value) for t, _, value in self.sent if t == topic]
+
+
+def raw(text: str = TEXT, doc_id: str = "d1", **fields: object) -> Message:
+    value = json.dumps({"doc_id": doc_id, "source": "unit", "text": text, **fields}, ensure_ascii=False).encode()
+    return Message("news.raw", 1, 7, doc_id.encode(), value)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Pipeline:
+    return Pipeline()
+
+
+def steps(send: Recorder, pipeline: Pipeline | None = None, settings: Settings = SETTINGS) -> Steps:
+    return Steps(settings, send, pipeline, backoff=Backoff(start=0.001, cap=0.001))
+
+
+async def test_deliver_retries_retriable_errors_then_returns_the_metadata():
+    send = Recorder(KafkaConnectionError(), ProducerSendError("wrapped"))
+    send.errors[1].__cause__ = KafkaConnectionError()
+    meta = await steps(send).deliver("news.enriched", b"k", b"v")
+    assert send.sent == [("news.enriched", b"k", b"v")] and meta.offset == 100
+
+
+async def test_deliver_raises_delivery_refused_for_a_permanent_refusal_unwrapping_faust():
+    wrapped = ProducerSendError("send failed")
+    wrapped.__cause__ = MessageSizeTooLargeError("over max.message.bytes")
+    with pytest.raises(DeliveryRefused, match="MessageSizeTooLargeError"):
+        await steps(Recorder(wrapped)).deliver("news.enriched", None, b"v")
+
+
+async def test_enrich_and_publish_sends_the_enriched_document_keyed_by_doc_id(pipeline):
+    send = Recorder()
+    outcome = await steps(send, pipeline).enrich_and_publish(raw())
+    assert (outcome.status, outcome.partition, outcome.offset) == ("published", 2, 100)
+    (topic, key, value), = send.sent
+    assert (topic, key) == ("news.enriched", b"d1")
+    doc = EnrichedDocument.model_validate_json(value)
+    assert (doc.kafka_partition, doc.kafka_offset) == (1, 7)
+    assert [(m.value, m.unit) for m in doc.analysis.metrics] == [(12860, "元"), (9.6, "%")]
+    assert value == outcome.payload
+
+
+async def test_invalid_input_goes_to_the_dlq_with_its_kind_and_position(pipeline):
+    send = Recorder()
+    bad = Message("news.raw", 3, 41, b"k", b"{not json")
+    outcome = await steps(send, pipeline).enrich_and_publish(bad)
+    assert (outcome.status, outcome.kind) == ("dlq", "invalid_json")
+    (record,) = send.on("news.dlq")
+    assert (record["error"], record["topic"], record["partition"], record["offset"], record["payload"]) == (
+        "invalid_json", "news.raw", 3, 41, "{not json")
+    assert send.sent[0][1] == b"k"  # no doc_id known: the source key
+
+
+async def test_replay_only_counts_input_that_was_dlqd_when_first_read(pipeline):
+    send = Recorder()
+    outcome = await steps(send, pipeline).enrich_and_publish(raw(text="   "), redo_input_dlq=False)
+    assert (outcome.status, outcome.kind) == ("skipped", "empty_text") and send.sent == []
+
+
+async def test_a_result_kafka_refuses_becomes_output_rejected(pipeline):
+    send = Recorder(refuse_over=3000)
+    outcome = await steps(send, pipeline).enrich_and_publish(raw(text=TEXT * 20))
+    assert (outcome.status, outcome.kind) == ("dlq", "output_rejected")
+    (record,) = send.on("news.dlq")
+    assert record["doc_id"] == "d1" and "MessageSizeTooLargeError" in record["detail"]
+    assert send.on("news.enriched") == []
+
+
+async def test_a_dlq_record_too_large_for_kafka_is_sent_again_with_its_payload_truncated():
+    send = Recorder(refuse_over=2000)
+    big = Message("news.raw", 0, 5, None, ("x" * 5000).encode())
+    await steps(send).send_dlq("invalid_json", "bad", big)
+    (record,) = send.on("news.dlq")
+    assert record["payload"] == "x" * (SETTINGS.max_message_bytes // 8)
+    assert "[payload truncated: MessageSizeTooLargeError" in record["detail"]
+
+
+async def test_to_sink_buffers_valid_documents_and_dlqs_invalid_ones(enriched):
+    send, sink = Recorder(), ClickHouseSink(SETTINGS)
+    good = Message("news.enriched", 0, 3, b"doc-1", enriched().model_dump_json().encode())
+    assert await steps(send).to_sink(sink, good, ack="event")
+    assert sink.pending == 1 and send.sent == []
+    assert not await steps(send).to_sink(sink, Message("news.enriched", 0, 4, None, b"{}"))
+    assert [r["error"] for r in send.on("news.dlq")] == ["invalid_enriched"] and sink.pending == 1
+
+
+async def test_flush_dlqs_what_clickhouse_refuses_for_good(enriched):
+    class Refusing(RetryingInserter):
+        def _insert_tables(self, inserts):
+            raise DatabaseError("Code: 53. DB::Exception: Type mismatch. (TYPE_MISMATCH)")
+
+    send = Recorder()
+    sink = ClickHouseSink(SETTINGS, inserter=Refusing(SETTINGS))
+    payload = enriched().model_dump_json().encode()
+    await steps(send).to_sink(sink, Message("news.enriched", 1, 9, b"doc-1", payload))
+    result = await steps(send).flush(sink)
+    assert result.written == [] and len(result.rejected) == 1
+    record = DlqRecord.model_validate(send.on("news.dlq")[0])
+    assert (record.error, record.topic, record.partition, record.offset, record.doc_id) == (
+        "sink_rejected", "news.enriched", 1, 9, "doc-1")
+    assert record.detail.startswith("ClickHouse error 53") and record.payload == payload.decode()
