@@ -28,6 +28,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,17 @@ from streams.store.clickhouse import make_client
 
 log = logging.getLogger("newsetl.dashboard")
 
-STATIC_DIR = Path(__file__).parent / "static"
+
+def _static_dir() -> Path:
+    """The packaged ``static`` directory (package data of :mod:`streams.dashboard`)."""
+    static = resources.files("streams.dashboard") / "static"
+    # aiohttp serves files from a real directory: an installed or checked-out package is one
+    if not isinstance(static, Path):
+        raise RuntimeError(f"the dashboard's static files are not on the filesystem: {static}")
+    return static
+
+
+STATIC_DIR = _static_dir()
 MAX_PAGE = 500
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
 

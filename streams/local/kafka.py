@@ -1,15 +1,18 @@
 """The local Apache Kafka 3.9 broker: jars from Maven Central, KRaft storage, readiness probe.
 
-- :func:`fetch_libs` runs ``mvn dependency:copy-dependencies`` on ``deploy/kafka/pom.xml`` into the
-  jar cache (``Settings.kafka_libs_dir``, default ``<data_dir>/kafka-libs``) once; later calls find
-  the jars and download nothing.
-- :func:`prepare` renders ``deploy/kafka/server.properties`` for the configured ports and data
-  directory and formats the KRaft storage once (single combined broker + controller node).
+- :func:`fetch_libs` runs ``mvn dependency:copy-dependencies`` on the packaged ``broker/pom.xml``
+  into the jar cache (``Settings.kafka_libs_dir``, default ``<data_dir>/kafka-libs``) once; later
+  calls find the jars and download nothing.
+- :func:`prepare` renders the packaged ``broker/server.properties`` for the configured ports and
+  data directory and formats the KRaft storage once (single combined broker + controller node).
 - :func:`broker_command` is the ``java`` command line that :mod:`streams.local.services` starts.
 - :func:`probe` sends a real Kafka ``Metadata`` request and reports whether the broker answers
   with itself registered (it is ready for clients then).
 
 ``python -m streams.local.kafka fetch`` fills the jar cache (used by ``.ci/run``).
+
+Both templates are package data of :mod:`streams.local`, read with :mod:`importlib.resources`, so
+an installed wheel works as well as a source checkout.
 """
 
 from __future__ import annotations
@@ -21,17 +24,19 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from string import Template
 
 from streams.local import ServiceError
 from streams.settings import Settings
 
-KAFKA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
-POM = KAFKA_DIR / "pom.xml"
-SERVER_PROPERTIES = KAFKA_DIR / "server.properties"
+POM = "pom.xml"
+SERVER_PROPERTIES = "server.properties"
 MARKER = ".complete"
 BROKER_HEAP = "-Xmx512m"
 
@@ -43,6 +48,11 @@ def _quiet(_: str) -> None:
 
 
 # --- paths ------------------------------------------------------------------------------------------
+
+
+def resource(name: str) -> Traversable:
+    """A file of the packaged ``streams/local/broker`` directory (``pom.xml``, ``server.properties``)."""
+    return resources.files("streams.local") / "broker" / name
 
 
 def libs_dir(settings: Settings) -> Path:
@@ -91,12 +101,14 @@ def fetch_libs(libs: Path, progress: Progress = _quiet) -> Path:
             "Maven is needed once to fetch the Kafka broker jars: install it (e.g. apt-get install "
             "maven) or run the stack with `docker compose up`"
         )
-    if not POM.exists():
-        raise ServiceError(f"{POM} not found: run newsetl from a source checkout to fetch the Kafka broker")
     progress(f"fetching Apache Kafka jars from Maven Central into {libs}")
     libs.mkdir(parents=True, exist_ok=True)
-    cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies", f"-Dlibs.dir={libs}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    # mvn writes beside its pom (target/); the packaged pom may sit read-only in site-packages
+    with tempfile.TemporaryDirectory(prefix="newsetl-kafka-pom-") as work:
+        pom = Path(work) / POM
+        pom.write_bytes(resource(POM).read_bytes())
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-Dlibs.dir={libs}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=work)
     if proc.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise ServiceError("fetching Kafka jars with Maven failed: " + " | ".join(tail))
@@ -110,7 +122,7 @@ def fetch_libs(libs: Path, progress: Progress = _quiet) -> Path:
 def render_properties(settings: Settings) -> str:
     """``server.properties`` for the configured ports, partitions and data directory."""
     host, port = settings.kafka_host_port
-    return Template(SERVER_PROPERTIES.read_text()).substitute(
+    return Template(resource(SERVER_PROPERTIES).read_text(encoding="utf-8")).substitute(
         host=host,
         port=port,
         controller_port=settings.kafka_controller_port,

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
@@ -155,7 +156,9 @@ def _check_ports(ports: list[tuple[str, int]]) -> None:
             raise ServiceError(f"port {port} is already in use by another program")
 
 
-def _spawn(cmd: list[str], log_file: Path, pid_file: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def _spawn(
+    cmd: list[str], log_file: Path, pid_file: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
@@ -164,6 +167,7 @@ def _spawn(cmd: list[str], log_file: Path, pid_file: Path, cwd: Path) -> subproc
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=env,
             start_new_session=True,
         )
     _children[proc.pid] = proc
@@ -278,10 +282,19 @@ def _start_clickhouse(settings: Settings, progress: Progress) -> subprocess.Pope
     else:
         password_file.unlink(missing_ok=True)
     progress(f"starting ClickHouse endpoint (chdb) on {settings.clickhouse_url}")
-    # cwd: the directory holding the ``streams`` package, so ``-m`` finds it installed or not
-    return _spawn(
-        cmd, _log_file(settings, CLICKHOUSE), _pid_file(settings, CLICKHOUSE), Path(streams.__file__).parents[1]
-    )
+    return _spawn(cmd, _log_file(settings, CLICKHOUSE), _pid_file(settings, CLICKHOUSE), home, _child_env())
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, plus the directory this process imported ``streams`` from on PYTHONPATH
+    unless it is a site directory anyway: the child's ``-m`` then runs the same code whether it is
+    installed (editable or not) or run from a checkout, whatever the child's working directory."""
+    env = dict(os.environ)
+    origin = Path(streams.__file__).resolve().parent.parent
+    site_dirs = {Path(sysconfig.get_path(kind)).resolve() for kind in ("purelib", "platlib")}
+    if origin not in site_dirs:
+        env["PYTHONPATH"] = os.pathsep.join([str(origin), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def _wait_ready(

@@ -73,7 +73,7 @@ def make_client(settings: Settings, *, database: str | None = None, **kwargs: An
 
 
 def migration_files() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every DDL file in schemas/clickhouse, in order."""
+    """(version, name, sql) of every DDL file in schemas/clickhouse (package data), in order."""
     folder = resources.files("schemas") / "clickhouse"
     found = []
     for entry in folder.iterdir():
