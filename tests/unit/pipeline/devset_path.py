@@ -1,22 +1,28 @@
-"""Where the shared development set is: ``../shared/devset`` beside the project root.
+"""Where the development set is: ``tests/data/devset`` in the repository.
 
-Without it the devset tests skip on a developer's machine, but fail under CI (``CI`` set), where
-``shared/`` is always beside the clone: a missing devset must not pass silently there.
+The copy is part of the clone, so the devset tests always run. Its source stays
+``../shared/devset``: ``python tests/data/refresh_devset.py`` refreshes the copy, and
+``tests/unit/test_devset_copy.py`` (and ``.ci/run``) fail when the two differ.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-DEVSET = Path(__file__).resolve().parents[3].parent / "shared" / "devset"
+DEVSET = Path(__file__).resolve().parents[2] / "data" / "devset"
 
 
 def require_devset(marker_file: str) -> pytest.MarkDecorator:
-    """A skip marker for when the devset is absent (a failure instead under CI)."""
-    present = (DEVSET / marker_file).exists()
-    if not present and os.environ.get("CI"):
-        raise RuntimeError(f"the shared devset is missing at {DEVSET} (CI expects ../shared beside the clone)")
-    return pytest.mark.skipif(not present, reason=f"devset not present at {DEVSET}")
+    """A no-op marker once ``marker_file`` is found in the copy; a clear error if it is not.
+
+    The copy ships with the repository, so a missing file is a broken checkout, never a reason
+    to skip.
+    """
+    if not (DEVSET / marker_file).is_file():
+        raise RuntimeError(
+            f"the devset copy is incomplete: {DEVSET / marker_file} is missing "
+            "(restore tests/data/devset, or run: python tests/data/refresh_devset.py)"
+        )
+    return pytest.mark.skipif(False, reason="the devset copy is present")
