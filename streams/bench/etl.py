@@ -20,12 +20,10 @@ import time
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-
 from streams.errors import UserError
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.kafka_clients import make_admin, make_producer
 from streams.stream.topics import ensure_topics
 
 TOWNS = ["城关镇", "石门镇", "青山乡", "河口镇", "柳林乡", "白水镇", "龙泉镇", "东山乡"]
@@ -48,7 +46,7 @@ def generated_documents(count: int, start: int = 0) -> list[dict]:
 
 
 async def _send(settings: Settings, docs: list[dict]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
+    producer = make_producer(settings)
     await producer.start()
     try:
         futures = [await producer.send(settings.raw_topic, key=d["doc_id"].encode(),
@@ -59,7 +57,7 @@ async def _send(settings: Settings, docs: list[dict]) -> None:
 
 
 async def _delete_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = make_admin(settings)
     await admin.start()
     try:
         await admin.delete_topics([settings.raw_topic, settings.enriched_topic, settings.dlq_topic])

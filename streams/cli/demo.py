@@ -8,7 +8,6 @@ and the worker keep running until ``newsetl down``. Running it twice leaves the 
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from streams.cli.supervise import start_background
 from streams.errors import UserError
 from streams.ingest.producer import produce
 from streams.local.services import up as services_up
+from streams.retry import Backoff, PollTimeout, poll_until
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
 from streams.stream.topics import ensure_topics
@@ -37,38 +37,41 @@ def wait_for_documents(settings: Settings, doc_ids: list[str], timeout: float, c
 
 
 def _poll_documents(client: Client, settings: Settings, doc_ids: list[str], timeout: float, console: Console) -> float:
-    started = time.monotonic()
-    deadline = started + timeout
     wanted = sorted(set(doc_ids))
+    found = 0
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("waiting for ClickHouse", total=len(wanted))
-        while True:
+
+        def all_there() -> bool:
+            nonlocal found
             found = client.query(
                 "SELECT count() FROM documents_latest WHERE doc_id IN {ids:Array(String)}", parameters={"ids": wanted},
             ).result_rows[0][0]
             progress.update(task, completed=found)
-            if found >= len(wanted):
-                return time.monotonic() - started
-            if time.monotonic() > deadline:
-                raise DemoError(f"only {found} of {len(wanted)} documents reached ClickHouse within {timeout:.0f}s;"
-                                f" see {settings.data_dir / 'logs' / 'worker.log'}")
-            time.sleep(0.5)
+            return found >= len(wanted)
+
+        try:
+            return poll_until(all_there, timeout, "the seed documents", backoff=Backoff(start=0.5, cap=0.5))
+        except PollTimeout:
+            raise DemoError(f"only {found} of {len(wanted)} documents reached ClickHouse within {timeout:.0f}s;"
+                            f" see {settings.data_dir / 'logs' / 'worker.log'}") from None
 
 
 def wait_for_url(url: str, timeout: float) -> None:
     """Poll until ``url`` answers 200 (the background dashboard has started)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+                return response.status == 200
         except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise DemoError(f"the dashboard did not answer at {url}")
-        time.sleep(0.2)
+            return False
+
+    try:
+        poll_until(answers, timeout, url, backoff=Backoff(start=0.2, cap=0.2))
+    except PollTimeout:
+        raise DemoError(f"the dashboard did not answer at {url}") from None
 
 
 def print_summary(settings: Settings, console: Console) -> None:

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,6 +27,7 @@ from rich.text import Text
 from schemas.models import RawDocument
 from streams.ingest.articles import Loaded, expand_paths, read_data, read_path
 from streams.settings import Settings
+from streams.stream.kafka_clients import make_producer
 from streams.stream.topics import ensure_topics
 
 STDIN = "-"
@@ -79,10 +79,7 @@ def collect(inputs: list[str], settings: Settings) -> tuple[list[RawDocument], l
 async def send_documents(documents: list[RawDocument], settings: Settings, progress: Progress | None = None) -> int:
     """Publish documents to news.raw (key doc_id), waiting for every broker ack."""
     await ensure_topics(settings)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", enable_idempotence=True,
-        linger_ms=5, max_request_size=settings.max_message_bytes, compression_type="gzip",
-    )
+    producer = make_producer(settings)
     await producer.start()
     task = progress.add_task("producing", total=len(documents)) if progress else None
     try:

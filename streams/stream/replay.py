@@ -171,7 +171,7 @@ class Replayer:
             for record in records:
                 self.summary.read += self.source == "enriched"
                 positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
-                if not await steps.to_sink(self.sink, record):
+                if not await steps.to_sink(self.sink, record, redo_input_dlq=False):
                     self.summary.skipped[intake.INVALID_ENRICHED] = self.summary.skipped.get(intake.INVALID_ENRICHED, 0) + 1
                 if self.sink.rows >= self.settings.sink_batch_rows:
                     await self._flush(steps, consumer, positions)

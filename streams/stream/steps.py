@@ -160,13 +160,16 @@ class Steps:
             return Outcome("skipped", exc.kind)
         return await self.publish(doc, message)
 
-    async def to_sink(self, sink: ClickHouseSink, message: MessageLike, ack: Any = None) -> bool:
+    async def to_sink(self, sink: ClickHouseSink, message: MessageLike, ack: Any = None, *,
+                      redo_input_dlq: bool = True) -> bool:
         """Buffer a ``news.enriched`` message in the sink; one that is not a valid enriched
-        document goes to the DLQ as ``invalid_enriched`` instead (returns False: ack it now)."""
+        document goes to the DLQ as ``invalid_enriched`` instead (returns False: ack it now).
+        With ``redo_input_dlq`` false (replay) it is only refused: the worker DLQ'd it already."""
         try:
             doc = EnrichedDocument.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await self.send_dlq(intake.INVALID_ENRICHED, str(exc.errors()[0])[:500], message)
+            if redo_input_dlq:
+                await self.send_dlq(intake.INVALID_ENRICHED, str(exc.errors()[0])[:500], message)
             return False
         sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"", ack))
         return True

@@ -6,10 +6,11 @@ from the earliest offset; the DLQ keeps 30 days.
 
 from __future__ import annotations
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
+from streams.stream.kafka_clients import make_admin
 
 FOREVER = "-1"
 THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
@@ -26,7 +27,7 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing newsetl topic; returns the names created now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000)
+    admin = make_admin(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.kafka_clients import make_consumer, make_producer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,8 +93,7 @@ def send_raw(settings: Settings, messages: list[tuple[bytes | None, bytes | None
         from streams.stream.topics import ensure_topics
 
         await ensure_topics(settings)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                    max_request_size=settings.max_message_bytes)
+        producer = make_producer(settings)
         await producer.start()
         try:
             for key, value in messages:
@@ -108,9 +108,7 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
     """Every message currently in ``topic`` (from the beginning to the end offsets)."""
 
     async def run() -> list[Any]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                    max_partition_fetch_bytes=settings.max_fetch_bytes,
-                                    auto_offset_reset="earliest")
+        consumer = make_consumer(settings, None)
         await consumer.start()
         try:
             partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
@@ -138,7 +136,7 @@ def topic_size(settings: Settings, topic: str) -> int:
     """Number of messages in a topic (sum of end offsets; topics here are never compacted)."""
 
     async def run() -> int:
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+        consumer = make_consumer(settings, None)
         await consumer.start()
         try:
             await consumer.topics()

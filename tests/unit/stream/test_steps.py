@@ -124,6 +124,8 @@ async def test_to_sink_buffers_valid_documents_and_dlqs_invalid_ones(enriched):
     assert sink.pending == 1 and send.sent == []
     assert not await steps(send).to_sink(sink, Message("news.enriched", 0, 4, None, b"{}"))
     assert [r["error"] for r in send.on("news.dlq")] == ["invalid_enriched"] and sink.pending == 1
+    assert not await steps(send).to_sink(sink, Message("news.enriched", 0, 5, None, b"{}"), redo_input_dlq=False)
+    assert len(send.on("news.dlq")) == 1 and sink.pending == 1
 
 
 async def test_flush_dlqs_what_clickhouse_refuses_for_good(enriched):
