@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from streams.pipeline.analyzer import Pipeline, get_pipeline
+from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.classify import classify_paragraphs
-from streams.pipeline.extract import extract_metrics
+from streams.pipeline.context import attach_context
+from streams.pipeline.figures import find_figures, topics_by_paragraph
 from streams.pipeline.normalize import normalize
-from streams.pipeline.regions import find_regions
+from streams.pipeline.regions import document_regions
 from streams.settings import Settings
+from streams.stream.analysis import get_pipeline
 
 
 def _throughput(work: Callable[[], object], total_bytes: int, repeat: int) -> tuple[float, float]:
@@ -33,14 +35,24 @@ def _throughput(work: Callable[[], object], total_bytes: int, repeat: int) -> tu
 
 def stage_milliseconds(pipeline: Pipeline, texts: list[str], repeat: int) -> dict[str, float]:
     """Milliseconds per pass over ``texts`` spent in each stage (to see where analyze time goes)."""
+    lexicon = pipeline.metric_lexicon
     docs = [normalize(text) for text in texts]
+    regions = [document_regions(doc.text) for doc in docs]
+    figures = [find_figures(doc, lexicon) for doc in docs]
     stages: dict[str, Callable[[], object]] = {
         "normalize": lambda: [normalize(text) for text in texts],
         "segment": lambda: [pipeline.segmenter.cut(doc.text) for doc in docs],
-        "regions": lambda: [find_regions(doc.text) for doc in docs],
-        "extract": lambda: [extract_metrics(doc, lexicon=pipeline.metric_lexicon) for doc in docs],
-        "classify": lambda: [classify_paragraphs([p.text for p in doc.paragraphs], pipeline.topic_rules)
-                             for doc in docs],
+        "regions": lambda: [document_regions(doc.text) for doc in docs],
+        "figures": lambda: [find_figures(doc, lexicon) for doc in docs],
+        "classify": lambda: [
+            classify_paragraphs([p.text for p in doc.paragraphs], pipeline.topic_rules,
+                                topics_by_paragraph(doc.paragraphs, found))
+            for doc, found in zip(docs, figures, strict=True)
+        ],
+        "context": lambda: [
+            attach_context(found, doc_regions, doc.paragraphs, lexicon)
+            for doc, doc_regions, found in zip(docs, regions, figures, strict=True)
+        ],
     }
     out: dict[str, float] = {}
     for name, work in stages.items():
@@ -87,7 +99,7 @@ def bench_analyze(paths: list[Path], repeat: int, settings: Settings) -> dict:
     }
 
 
-if __name__ == "__main__":  # python -m streams.bench_analyze seeds/*.txt
+if __name__ == "__main__":  # python -m streams.bench.analyze seeds/*.txt
     import json
     import sys
 

@@ -21,8 +21,9 @@ from rich.table import Table
 
 from schemas.models import AnalysisResult
 from streams.ingest.articles import document_from_text
-from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
+from streams.stream.analysis import get_pipeline
+from streams.stream.convert import to_analysis_result
 
 Format = Literal["json", "table"]
 
@@ -112,7 +113,8 @@ def run_analyze(paths: list[Path], fmt: Format, settings: Settings, *,
             continue
         # Same doc_id, title and date as `newsetl produce` gives the file, so both paths agree.
         doc = document_from_text(text, path)
-        result = pipeline.analyze(text, doc_id=doc.doc_id, title=doc.title, published_at=doc.published_at)
+        analysis = pipeline.analyze(text, title=doc.title, published_at=doc.published_at)
+        result = to_analysis_result(analysis, doc_id=doc.doc_id)
         if console is None:
             out.write(to_json_line(result) + "\n")
             out.flush()

@@ -1,4 +1,7 @@
-"""Pure text-analysis pipeline (normalize → segment → classify → extract); no I/O, no Kafka.
+"""Pure text-analysis pipeline: normalize → segment → regions → figures → classify → context → assemble.
 
-Used both by the Faust agents and by ``newsetl analyze``.
+It reads only its own rules (package data, optionally overlaid by a directory) and imports
+nothing of the project outside this package: no settings, no Kafka, no wire models.
+``Pipeline.analyze`` returns its own dataclasses (:mod:`streams.pipeline.types`); the stream
+converts them to the ``schemas`` models at its edge.
 """

@@ -17,7 +17,7 @@ All knowledge lives in the versioned data file ``rules/topics.json``; this modul
    ``thresholds.list_factor``; ``neutral`` terms (agency names such as 农业农村局) score nothing
    but keep their sub-terms from matching. The reported score is
    ``raw / (raw + min_score)`` in [0, 1): 0.5 is the absolute threshold.
-4. **Quantities.** Each quantity the metric extractor found in the paragraph adds
+4. **Quantities.** Each figure found in the paragraph (:mod:`~streams.pipeline.figures`) adds
    ``metrics.weight`` to its own topic (at most ``metrics.cap`` per topic): ``三百余名搬迁群众在景区
    实现就业`` is evidence for 就业 even in a tourism paragraph.
 5. **Document.** Topic score = paragraph scores averaged with paragraph length as weight;
@@ -32,9 +32,11 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
-DEFAULT_TOPICS_PATH = Path(__file__).parent / "rules" / "topics.json"
+from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
+
+DEFAULT_TOPICS_PATH: Traversable = DEFAULT_RULES_DIR / "topics.json"
 _SENTENCE_MARK = re.compile("[。！？!?；;]")
 
 
@@ -145,7 +147,7 @@ def parse_topic_rules(data: dict) -> TopicRules:
     )
 
 
-def load_topic_rules(path: Path | None = None) -> TopicRules:
+def load_topic_rules(path: Traversable | None = None) -> TopicRules:
     """Load and compile ``topics.json`` (default: the shipped rules file)."""
     return parse_topic_rules(json.loads((path or DEFAULT_TOPICS_PATH).read_text(encoding="utf-8")))
 
@@ -237,7 +239,7 @@ def decide(raw: dict[str, float], rules: TopicRules, length: int = 0) -> tuple[l
 
 def metric_scores(raw: dict[str, float], evidence: dict[str, list[str]], metrics: Sequence[tuple[str, str]],
                   rules: TopicRules) -> None:
-    """Add the topics of the paragraph's quantities (``(span, topic)`` from extract), capped per topic."""
+    """Add the topics of the paragraph's quantities (``(span, topic)`` of its figures), capped per topic."""
     used: dict[str, int] = {}
     for span, topic in metrics:
         if topic in rules.labels and used.get(topic, 0) < rules.metric_cap:
@@ -273,7 +275,7 @@ def classify_paragraphs(texts: Sequence[str], rules: TopicRules,
                         metrics: Sequence[Sequence[tuple[str, str]]] | None = None) -> list[TopicDecision]:
     """Classify paragraphs in order, carrying heading topics forward.
 
-    ``metrics[i]`` are the ``(span, topic)`` pairs of the quantities extracted from paragraph ``i``.
+    ``metrics[i]`` are the ``(span, topic)`` pairs of the figures found in paragraph ``i``.
     """
     decisions: list[TopicDecision] = []
     context: tuple[str, ...] = ()

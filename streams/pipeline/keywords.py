@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 
-def jieba_idf_path() -> Path:
-    """Location of jieba's idf table inside the installed jieba package."""
-    import jieba
-
-    return Path(jieba.__file__).parent / "analyse" / "idf.txt"
+def jieba_idf_path() -> Traversable:
+    """jieba's idf table, package data of the installed jieba."""
+    return resources.files("jieba") / "analyse" / "idf.txt"
 
 
 @lru_cache(maxsize=1)

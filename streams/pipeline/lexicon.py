@@ -1,8 +1,8 @@
 """The metric lexicon: units, qualifiers and subject → metric/topic rules, from a data file.
 
 The rules live in ``rules/metrics.json`` (versioned with the package) so that they can be
-improved without touching code; ``load_metric_lexicon(rules_dir)`` reads another directory's
-``metrics.json`` instead. See the ``comment`` in that file for how the rules are applied.
+improved without touching code; ``load_metric_lexicon(path)`` reads another ``metrics.json``
+instead. See the ``comment`` in that file for how the rules are applied.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent / "rules"
-METRICS_FILE = "metrics.json"
+from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
+
+DEFAULT_METRICS_PATH: Traversable = DEFAULT_RULES_DIR / "metrics.json"
 
 
 def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -150,12 +151,6 @@ def lexicon_from_dict(data: dict) -> MetricLexicon:
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path) -> MetricLexicon:
-    with path.open(encoding="utf-8") as handle:
-        return lexicon_from_dict(json.load(handle))
-
-
-def load_metric_lexicon(rules_dir: Path | None = None) -> MetricLexicon:
-    """Read ``metrics.json`` from ``rules_dir`` (default: the package's ``rules/``); cached per path."""
-    directory = Path(rules_dir) if rules_dir is not None else DEFAULT_RULES_DIR
-    return _load((directory / METRICS_FILE).resolve())
+def load_metric_lexicon(path: Traversable = DEFAULT_METRICS_PATH) -> MetricLexicon:
+    """Read a ``metrics.json`` (default: the shipped one); cached per path."""
+    return lexicon_from_dict(json.loads(path.read_text(encoding="utf-8")))

@@ -266,6 +266,29 @@ def main_region_of(found: list[Region]) -> str:
     return best.full_name
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentRegions:
+    """The region mentions of a document, found once and shared by the stages after.
+
+    ``mentions`` are the unresolved matches of the whole text (:func:`scan_mentions`): any
+    paragraph's or sentence's mentions are a slice of them. ``names`` are :func:`find_regions`
+    of the text, else of the title; ``main`` is the region the text is mostly about
+    (:func:`main_region_of`), else the first of ``names``, else ``""``.
+    """
+
+    mentions: list[tuple[int, tuple[str, ...]]]
+    names: list[str]
+    main: str
+
+
+def document_regions(text: str, title: str | None = None) -> DocumentRegions:
+    """Scan ``text`` (normalized) for regions once; the title counts only when the text names none."""
+    mentions = scan_mentions(text)
+    found = [region for _, region in resolve_mentions(mentions)]
+    names = most_specific(found) or (find_regions(title) if title else [])
+    return DocumentRegions(mentions=mentions, names=names, main=main_region_of(found) or (names[0] if names else ""))
+
+
 def region_by_name(full_name: str) -> Region | None:
     """The gazetteer entry for a full name such as ``陕西省安康市``."""
     return _by_full_name().get(full_name)
@@ -274,6 +297,18 @@ def region_by_name(full_name: str) -> Region | None:
 @lru_cache(maxsize=1)
 def _by_full_name() -> dict[str, Region]:
     return {r.full_name: r for r in _gazetteer().regions.values()}
+
+
+def city_of(full_name: str) -> str:
+    """``河南省鹤壁市淇县`` → ``河南省鹤壁市`` (the prefecture as a prefix of the name); ``""`` when unknown."""
+    region = region_by_name(full_name)
+    if region is None:
+        return ""
+    for name in (full_name[:i] for i in range(len(full_name), 0, -1)):
+        candidate = region_by_name(name)
+        if candidate is not None and candidate.level == 2 and candidate.code == region.city_code:
+            return name
+    return ""
 
 
 def province_of(full_name: str) -> str:

@@ -10,7 +10,7 @@ rjieba 0.2 has no ``load_userdict``: a ``rjieba.Jieba`` instance only offers
 dictionary and compute the same DAG/HMM segmentation. Entries without a frequency get
 :data:`DEFAULT_FREQ` (jieba's ``suggest_freq`` differs between the engines, so we never rely on it).
 
-The engine is selected by ``Settings.segmenter`` (``NEWSETL_SEGMENTER``); see
+The engine is chosen by the caller (the stream passes ``NEWSETL_SEGMENTER``); see
 :func:`get_segmenter`.
 """
 
@@ -20,12 +20,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Literal, Protocol
+
+from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 
 Engine = Literal["rjieba", "jieba"]
 ENGINES: tuple[str, ...] = ("rjieba", "jieba")
-DEFAULT_DICT_PATH = Path(__file__).parent / "rules" / "dict.txt"
+DEFAULT_DICT_PATH: Traversable = DEFAULT_RULES_DIR / "dict.txt"
 DEFAULT_FREQ = 3000
 
 
@@ -51,7 +53,7 @@ def parse_user_dict(text: str) -> list[DictEntry]:
     return entries
 
 
-def load_user_dict(path: Path) -> list[DictEntry]:
+def load_user_dict(path: Traversable) -> list[DictEntry]:
     """Read and parse a user dictionary file."""
     return parse_user_dict(path.read_text(encoding="utf-8"))
 
@@ -112,7 +114,7 @@ class Segmenter:
 
 
 @lru_cache(maxsize=8)
-def get_segmenter(engine: str = "rjieba", dict_path: Path | None = None) -> Segmenter:
+def get_segmenter(engine: str = "rjieba", dict_path: Traversable | None = None) -> Segmenter:
     """Cached :class:`Segmenter` for ``engine`` with ``dict_path`` (default: the shipped dict.txt)."""
     path = dict_path or DEFAULT_DICT_PATH
     return Segmenter(engine, tuple(load_user_dict(path)))

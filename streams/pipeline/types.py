@@ -1,7 +1,8 @@
-"""Plain data types passed between the pure pipeline stages (normalize → segment → classify → extract).
+"""Plain data types of the pipeline: what its stages pass along and what ``Pipeline.analyze`` returns.
 
-They know nothing of Kafka or ClickHouse. Offsets are Python code-point offsets into
-``NormalizedDoc.text`` (the normalized, simplified text).
+They know nothing of Kafka, ClickHouse or the wire format (the stream converts an
+:class:`Analysis` to ``schemas.models.AnalysisResult`` at its edge). Offsets are Python
+code-point offsets into ``NormalizedDoc.text`` (the normalized, simplified text).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Script = Literal["simplified", "traditional"]
+Qualifier = Literal["exact", "approx", "at_least", "at_most"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +36,59 @@ class NormalizedDoc:
     script: Script
     paragraphs: list[Paragraph] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One quantity with its context; ``char_start``/``char_end`` index the normalized text."""
+
+    sentence: str
+    span: str
+    char_start: int
+    char_end: int
+    value: float
+    value_low: float | None
+    value_high: float | None
+    unit: str
+    qualifier: Qualifier
+    subject: str
+    metric: str
+    topic: str
+    region: str
+    year: int | None
+    paragraph_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParagraphTopics:
+    """Topics of one paragraph with their scores and the evidence (matched terms, cues) per topic."""
+
+    index: int
+    text: str
+    topics: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class DocInfo:
+    """Document-level findings: script, regions (most specific first mentioned first), topics."""
+
+    title: str | None
+    script: Script
+    regions: list[str]
+    topics: list[str]
+    topic_scores: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything ``Pipeline.analyze`` finds in one article."""
+
+    doc: DocInfo
+    paragraphs: list[ParagraphTopics]
+    metrics: list[Metric]
+    text: str
+    token_count: int
+    keywords: list[str]
+    pipeline_version: str

@@ -21,9 +21,9 @@ from typing import Any, NoReturn
 import faust
 
 from streams.observability import LAG
-from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
 from streams.stream import intake
+from streams.stream.analysis import get_pipeline
 from streams.stream.rows import DLQ_COLUMNS, dlq_rows
 from streams.stream.sink import ClickHouseSink, RetryingInserter
 from streams.stream.steps import Steps

@@ -6,6 +6,7 @@ from __future__ import annotations
 from schemas.models import EnrichedDocument, utcnow
 from streams.pipeline.analyzer import Pipeline
 from streams.stream import intake
+from streams.stream.convert import to_analysis_result
 
 
 def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
@@ -13,7 +14,8 @@ def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: 
     """Validate and analyse one raw message; every failure is an IntakeError (never anything else)."""
     raw = intake.parse_raw(payload, max_doc_chars)
     try:
-        result = pipeline.analyze(raw.text, doc_id=raw.doc_id, title=raw.title, published_at=raw.published_at)
+        analysis = pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at)
+        result = to_analysis_result(analysis, doc_id=raw.doc_id)
         return EnrichedDocument(
             raw=raw, analysis=result, pipeline_version=pipeline.version, processed_at=utcnow(),
             kafka_partition=partition, kafka_offset=offset,

@@ -40,11 +40,11 @@ from rich.progress import (
 )
 
 from streams.errors import UserError
-from streams.pipeline.analyzer import get_pipeline
 from streams.retry import Backoff
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations
 from streams.stream import intake
+from streams.stream.analysis import get_pipeline
 from streams.stream.kafka_clients import make_admin, make_consumer, make_producer
 from streams.stream.sink import ClickHouseSink
 from streams.stream.steps import Message, Steps

@@ -13,7 +13,7 @@ import pytest
 from streams.bench.etl import generated_documents
 from streams.ingest.articles import read_path
 from streams.ingest.producer import produce
-from streams.pipeline.analyzer import get_pipeline
+from streams.stream.analysis import get_pipeline
 from tests.integration.conftest import free_ports
 from tests.integration.etl_helpers import (
     REPO,
@@ -35,7 +35,7 @@ def expected_metric_counts(settings, paths: list[Path]) -> dict[str, int]:
     counts = {}
     for path in paths:
         doc = next(read_path(path, settings.max_doc_chars)).document
-        result = pipeline.analyze(doc.text, doc_id=doc.doc_id, title=doc.title, published_at=doc.published_at)
+        result = pipeline.analyze(doc.text, title=doc.title, published_at=doc.published_at)
         counts[doc.doc_id] = len(result.metrics)
     return counts
 
@@ -156,7 +156,7 @@ def test_bad_messages_go_to_dlq_and_accounting_holds(stack, worker_factory):
 
 def expected_for_generated(settings, docs: list[dict]) -> int:
     pipeline = get_pipeline(settings)
-    return sum(len(pipeline.analyze(d["text"], doc_id=d["doc_id"], title=d["title"]).metrics) for d in docs)
+    return sum(len(pipeline.analyze(d["text"], title=d["title"]).metrics) for d in docs)
 
 
 def send_generated(settings, docs: list[dict]) -> None:

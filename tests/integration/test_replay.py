@@ -15,8 +15,9 @@ from streams.bench.etl import generated_documents
 from streams.cli.query import run_query
 from streams.ingest.articles import read_path
 from streams.ingest.producer import produce
-from streams.pipeline.analyzer import DEFAULT_RULES_DIR, Pipeline
+from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 from streams.store.clickhouse import make_client
+from streams.stream.analysis import build_pipeline
 from streams.stream.replay import replay
 from tests.integration.etl_helpers import REPO, WorkerProcess, isolated, poll, scalar, send_raw
 from tests.integration.test_etl import SEEDS
@@ -66,7 +67,7 @@ def test_replay_raw_applies_new_rules_everywhere(seeded, tmp_path):
     assert scalar(seeded, "SELECT countIf(length(topics) > 0) FROM paragraphs_latest") > 0
 
     new = seeded.model_copy(update={"rules_dir": strict_rules(tmp_path)})
-    new_version = Pipeline(rules_dir=new.rules_dir).version
+    new_version = build_pipeline(rules_dir=new.rules_dir).version
     assert new_version != old_version
     summary = replay(new, "raw", "earliest")
     assert summary.read == 5 and summary.written == 5 and summary.pipeline_version == new_version
@@ -75,10 +76,10 @@ def test_replay_raw_applies_new_rules_everywhere(seeded, tmp_path):
         assert scalar(seeded, f"SELECT groupUniqArray(pipeline_version) FROM {view}") == [new_version], view
     assert scalar(seeded, "SELECT count() FROM documents_latest") == 5
     assert scalar(seeded, "SELECT countIf(length(topics) > 0) FROM paragraphs_latest") == 0
-    pipeline = Pipeline(rules_dir=new.rules_dir)
+    pipeline = build_pipeline(rules_dir=new.rules_dir)
     for path in sorted(SEEDS.glob("*.txt")):
         doc = next(read_path(path, new.max_doc_chars)).document
-        result = pipeline.analyze(doc.text, doc_id=doc.doc_id, title=doc.title, published_at=doc.published_at)
+        result = pipeline.analyze(doc.text, title=doc.title, published_at=doc.published_at)
         rows = {
             "metrics": scalar(seeded, "SELECT count() FROM metrics_latest WHERE doc_id = {d:String}", d=doc.doc_id),
             "paragraphs": scalar(seeded, "SELECT count() FROM paragraphs_latest WHERE doc_id = {d:String}", d=doc.doc_id),
@@ -105,8 +106,8 @@ def test_interrupted_replay_then_rerun_gives_the_same_state(stack, tmp_path):
     settings = isolated(stack, "interrupt", sink_batch_rows=400)
     docs = generated_documents(600)
     send_raw(settings, [(d["doc_id"].encode(), json.dumps(d, ensure_ascii=False).encode()) for d in docs])
-    pipeline = Pipeline()
-    expected_metrics = sum(len(pipeline.analyze(d["text"], doc_id=d["doc_id"], title=d["title"]).metrics) for d in docs)
+    pipeline = build_pipeline()
+    expected_metrics = sum(len(pipeline.analyze(d["text"], title=d["title"]).metrics) for d in docs)
 
     env = {**os.environ, **settings.to_env()}
     log = open(tmp_path / "replay.log", "wb")  # noqa: SIM115

@@ -1,7 +1,7 @@
 """Load articles into ClickHouse the way the worker does, without Kafka (dashboard tests, demos).
 
 Articles are read with :mod:`streams.ingest.articles`, analyzed by the real pipeline
-(:func:`streams.pipeline.analyzer.get_pipeline`), wrapped in :class:`EnrichedDocument` like the
+(:func:`streams.stream.analysis.get_pipeline`), wrapped in :class:`EnrichedDocument` like the
 Faust ``enrich`` agent does, and written by the real :class:`~streams.stream.sink.ClickHouseSink`. With
 ``replay=True`` every document is written a second time as a newer run (a replay) — the dashboard
 views must still count it once. DLQ rows can be added to feed the dead-letter chart.
@@ -17,9 +17,10 @@ from pathlib import Path
 
 from schemas.models import EnrichedDocument, RawDocument
 from streams.ingest.articles import read_path
-from streams.pipeline.analyzer import get_pipeline
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
+from streams.stream.analysis import get_pipeline
+from streams.stream.convert import to_analysis_result
 from streams.stream.dlq import dlq_record
 from streams.stream.rows import DLQ_COLUMNS
 from streams.stream.sink import ClickHouseSink, PendingDoc
@@ -79,7 +80,9 @@ def load_articles(settings: Settings, paths: Iterable[Path], *, replay: bool = T
         processed_at = datetime.now(UTC) + timedelta(seconds=run)
         batch = []
         for offset, raw in enumerate(raws):
-            analysis = pipeline.analyze(raw.text, doc_id=raw.doc_id, title=raw.title, published_at=raw.published_at)
+            analysis = to_analysis_result(
+                pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at), doc_id=raw.doc_id
+            )
             batch.append(EnrichedDocument(
                 raw=raw, analysis=analysis,
                 pipeline_version=pipeline.version + ("" if run == runs - 1 else "-previous"),

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.models import MetricResult
 from streams.pipeline.normalize import detect_script, fold_width, normalize, normalize_fragment
+from streams.pipeline.types import Metric
 
 MAX_DISTANCE = 12
 _LINEBREAK = re.compile(r"\n[ \t\u3000]*")
@@ -28,7 +28,7 @@ _LINEBREAK = re.compile(r"\n[ \t\u3000]*")
 @dataclass(slots=True)
 class Match:
     gold: dict[str, Any]
-    predicted: MetricResult
+    predicted: Metric
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ class DocScore:
     n_predicted: int = 0
     n_gold: int = 0
     matches: list[Match] = field(default_factory=list)
-    false_positives: list[MetricResult] = field(default_factory=list)
+    false_positives: list[Metric] = field(default_factory=list)
     missed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -109,7 +109,7 @@ def _same_value(a: float, b: float) -> bool:
 
 
 def score_document(
-    raw_text: str, predicted: Sequence[MetricResult], gold_rows: Iterable[dict[str, Any]], name: str = ""
+    raw_text: str, predicted: Sequence[Metric], gold_rows: Iterable[dict[str, Any]], name: str = ""
 ) -> DocScore:
     """Match ``predicted`` (offsets into ``normalize(raw_text).text``) to ``gold_rows``."""
     norm_text = normalize(raw_text).text

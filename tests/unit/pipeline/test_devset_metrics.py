@@ -9,15 +9,13 @@ import pytest
 from devset_path import DEVSET, require_devset
 from metric_scoring import DocScore, combine, format_table, score_document
 
-from streams.pipeline.extract import extract_metrics
-from streams.pipeline.lexicon import load_metric_lexicon
-from streams.pipeline.normalize import normalize
+from streams.pipeline.analyzer import Pipeline
 
 pytestmark = require_devset("gold_metrics.jsonl")
 
 
 def _score_devset() -> list[DocScore]:
-    lexicon = load_metric_lexicon()
+    pipeline = Pipeline(code_version="test")
     gold: dict[str, list[dict]] = {}
     for line in (DEVSET / "gold_metrics.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -27,9 +25,9 @@ def _score_devset() -> list[DocScore]:
     for text_path in sorted(DEVSET.glob("d*.txt")):
         doc_id = text_path.stem
         meta = json.loads((DEVSET / f"{doc_id}.meta.json").read_text(encoding="utf-8"))
-        published = datetime.date.fromisoformat(meta["published"]) if meta.get("published") else None
+        published = datetime.datetime.fromisoformat(meta["published"]) if meta.get("published") else None
         raw = text_path.read_text(encoding="utf-8")
-        predicted = extract_metrics(normalize(raw), lexicon=lexicon, published_at=published)
+        predicted = pipeline.analyze(raw, published_at=published).metrics
         scores.append(score_document(raw, predicted, gold.get(doc_id, []), name=doc_id))
     return scores
 

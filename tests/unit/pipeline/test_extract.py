@@ -1,26 +1,24 @@
-"""extract_metrics() on small sentences in the style of the seeds and the devset conventions."""
+"""The metrics of ``Pipeline.analyze`` (figures, then their context) on small sentences in the style
+of the seeds and the devset conventions."""
 
 from __future__ import annotations
 
 import pytest
 
-from schemas.models import MetricResult
-from streams.pipeline.extract import extract_metrics
-from streams.pipeline.lexicon import load_metric_lexicon
-from streams.pipeline.normalize import normalize
+from streams.pipeline.analyzer import Pipeline
+from streams.pipeline.types import Metric
 
-LEXICON = load_metric_lexicon()
+PIPELINE = Pipeline(code_version="test")
 
 
-def run(text: str, default_region: str = "") -> list[MetricResult]:
-    doc = normalize(text)
-    metrics = extract_metrics(doc, lexicon=LEXICON, default_region=default_region)
-    for m in metrics:
-        assert doc.text[m.char_start : m.char_end] == m.span
-    return metrics
+def run(text: str, title: str | None = None) -> list[Metric]:
+    analysis = PIPELINE.analyze(text, title=title)
+    for m in analysis.metrics:
+        assert analysis.text[m.char_start : m.char_end] == m.span
+    return analysis.metrics
 
 
-def brief(metrics: list[MetricResult]) -> list[tuple[str, float, str, str]]:
+def brief(metrics: list[Metric]) -> list[tuple[str, float, str, str]]:
     return [(m.span, m.value, m.unit, m.qualifier) for m in metrics]
 
 
@@ -142,7 +140,7 @@ def test_region_from_document_and_province() -> None:
     text = "陕西省安康市平溪县退出贫困县序列。\n\n贫困发生率降至0.42%，低于全省0.75%的平均水平。"
     ms = run(text)
     assert [m.region for m in ms] == ["陕西省安康市", "陕西省"]
-    assert run("新建公路12公里。", default_region="重庆市")[0].region == "重庆市"
+    assert run("新建公路12公里。", title="重庆市")[0].region == "重庆市"
     assert run("黔东南州清岚县新建公路12公里。")[0].region == "贵州省黔东南苗族侗族自治州"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.pipeline.analyzer import Pipeline, get_pipeline
+from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.normalize import normalize
 from streams.pipeline.segment import (
     DEFAULT_DICT_PATH,
@@ -20,6 +20,7 @@ from streams.pipeline.segment import (
     token_agreement,
 )
 from streams.settings import Settings
+from streams.stream.analysis import get_pipeline
 
 SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
@@ -121,11 +122,11 @@ def test_dictionary_terms_kept_whole_in_seeds(engine, seed_texts):
 def test_settings_select_engine(tmp_path):
     assert get_pipeline(Settings(segmenter="jieba")).segmenter.engine == "jieba"
     assert get_pipeline(Settings()).segmenter.engine == "rjieba"
-    assert Pipeline(segmenter="jieba").segmenter.engine == "jieba"
+    assert Pipeline(segmenter="jieba", code_version="test").segmenter.engine == "jieba"
 
 
 def test_rules_dir_dictionary_overrides(tmp_path):
     (tmp_path / "dict.txt").write_text("脱贫攻坚成效 9000 n\n", encoding="utf-8")
-    pipeline = Pipeline(rules_dir=tmp_path)
+    pipeline = Pipeline(rules_dir=tmp_path, code_version="test")
     assert "脱贫攻坚成效" in pipeline.segmenter.cut("脱贫攻坚成效显著")
-    assert pipeline.version != Pipeline().version
+    assert pipeline.version != Pipeline(code_version="test").version

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from devset_path import DEVSET  # noqa: E402 - one place says where the devset is
 
-from schemas.models import AnalysisResult
+from streams.pipeline.types import Analysis
 
 _SPACE = re.compile(r"\s+")
 _PINYIN = re.compile(r"[(（][a-zA-Z\u00c0-\u024f\u1e00-\u1eff]{0,7}(?:[)）]|$)")
@@ -69,7 +69,7 @@ def load_gold(path: Path) -> dict[str, list[dict]]:
     return grouped
 
 
-def map_rows(result: AnalysisResult, rows: Iterable[dict]) -> list[tuple[dict, int | None]]:
+def map_rows(result: Analysis, rows: Iterable[dict]) -> list[tuple[dict, int | None]]:
     """Pair each gold row with the index of the normalized paragraph holding its text_start."""
     keys = [match_key(p.text) for p in result.paragraphs]
     pairs: list[tuple[dict, int | None]] = []
@@ -84,7 +84,7 @@ def map_rows(result: AnalysisResult, rows: Iterable[dict]) -> list[tuple[dict, i
     return pairs
 
 
-def score_article(result: AnalysisResult, rows: list[dict]) -> Score:
+def score_article(result: Analysis, rows: list[dict]) -> Score:
     """Micro counts of one article's paragraph topics against its gold rows."""
     score = Score()
     for row, index in map_rows(result, rows):
@@ -127,7 +127,7 @@ def evaluate(articles: list[tuple[str, str, dict]], gold: dict[str, list[dict]])
     """Per-article and overall scores of ``Pipeline.analyze`` for articles that have gold rows."""
     from streams.pipeline.analyzer import Pipeline
 
-    pipeline = Pipeline()
+    pipeline = Pipeline(code_version="test")
     per_article: dict[str, Score] = {}
     total = Score()
     for name, text, meta in articles:

@@ -15,6 +15,7 @@ from schemas.models import DlqRecord, EnrichedDocument
 from streams.pipeline.analyzer import Pipeline
 from streams.retry import Backoff
 from streams.settings import Settings
+from streams.stream.analysis import build_pipeline
 from streams.stream.sink import ClickHouseSink, RetryingInserter
 from streams.stream.steps import DeliveryRefused, Message, Steps
 
@@ -49,7 +50,7 @@ def raw(text: str = TEXT, doc_id: str = "d1", **fields: object) -> Message:
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return Pipeline()
+    return build_pipeline()
 
 
 def steps(send: Recorder, pipeline: Pipeline | None = None, settings: Settings = SETTINGS) -> Steps:

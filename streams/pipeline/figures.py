@@ -1,0 +1,531 @@
+"""Figures of a normalized document: value, unit, span, qualifier, and what their clause says they measure.
+
+For each sentence the scanner finds number words (Arabic with thousands separators and
+decimals, Chinese numerals of two or more characters), reads a multiplier (万/亿/…), an inner
+approximation (余/多), a second number of a range (``3至5万元``, ``1,800元至2,600元``,
+``三四百人``), the unit (``rules/metrics.json``: surface unit → base unit and factor) or, for a
+bare 万/亿 count, the noun that carries the unit (``1.77万贫困人口`` → 人), and adjacent
+qualifiers (``近``/``超过``/… before, ``左右``/``以上``/… after). A qualifier away from the number
+(``至少配备1名``, ``约占…的68%``) or shared by an enumeration (``分别不超过0.3万元、0.5万元和1万元``)
+is found in the clause before it. Figures without a base unit, inside 《…》 or short quotes,
+after 第, glued to Latin letters, ``?``/U+FFFD, ``:`` or ``+``, phone numbers and time spans
+(``两个多小时``) are not metrics.
+
+Each figure's clause is then read for evidence of what it measures: its words before and after
+(a figure without words of its own shares those of the figure before it: ``2.06万户6.13万人``),
+the metric key and topic the lexicon rules give them, and, for ``其中``/``较…``/``降至…`` figures, the
+key of an earlier figure of the sentence with the same unit. The topics are evidence for the
+paragraph classifier; :mod:`streams.pipeline.context` attaches subject, region and year.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import cast
+
+from streams.pipeline.clauses import (
+    CLAUSE_DELIMS,
+    DELIMS,
+    YEAR_WORDS,
+    blocked_spans,
+    clause_start,
+    first_delim_after,
+    is_delim,
+    last_delim_before,
+    noun_phrase,
+    right_words,
+    segment_start,
+    strip_subject,
+)
+from streams.pipeline.lexicon import MetricLexicon
+from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
+from streams.pipeline.types import NormalizedDoc, Paragraph, Qualifier, Sentence
+
+_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
+_MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
+_SINGLE_CN = re.compile(r"(?<![零〇一二两三四五六七八九十百千万亿])[二两三四五六七八九十](?![零〇一二两三四五六七八九十百千万亿])")
+_HAS_NUMERAL = re.compile(r"[\d零〇一二两三四五六七八九十百千]")
+_ENUM_SPLIT = re.compile(r"、")
+_ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
+_ENUM_AFTER_SPLIT = re.compile(r"、|和|及|与")
+_RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
+_APPROX_INNER = re.compile(r"余|多")
+_BAD_BEFORE = set("第.:+/?\ufffd#@")
+_BAD_AFTER = set(":+/?\ufffd")
+_GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
+_GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
+_FROM = re.compile(r"[从由][^，,；;。\d]{0,6}$")
+_INHERIT_PREFIXES = (
+    "其中", "较", "比", "同比", "相比", "降至", "降到", "下降到", "下降至", "提高到", "提高至", "提升到", "增加到", "增至", "上升到", "上升至",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A figure of a sentence (offsets in the sentence text) and the evidence of its clause."""
+
+    start: int
+    end: int
+    value: float
+    low: float | None
+    high: float | None
+    unit: str  # base unit
+    qualifier: Qualifier
+    left: str  # its words before it (those of the figure before when it has none of its own)
+    right: str  # its words after it, up to the clause end
+    metric: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceFigures:
+    """The figures of one sentence, in text order, with the sentence's titles and short quotes."""
+
+    sentence: Sentence
+    blocked: list[tuple[int, int]]
+    figures: list[Figure]
+
+    def span(self, figure: Figure) -> str:
+        return self.sentence.text[figure.start : figure.end]
+
+
+def find_figures(doc: NormalizedDoc, lexicon: MetricLexicon) -> list[SentenceFigures]:
+    """The figures of every sentence of ``doc`` that has any, in text order (see module doc)."""
+    found: list[SentenceFigures] = []
+    for sentence in doc.sentences:
+        quantities, blocked = _scan_sentence(sentence.text, lexicon)
+        if quantities:
+            found.append(SentenceFigures(sentence, blocked, _read_clauses(sentence.text, quantities, lexicon)))
+    return found
+
+
+def topics_by_paragraph(paragraphs: list[Paragraph], found: list[SentenceFigures]) -> list[list[tuple[str, str]]]:
+    """``(span, topic)`` of the figures of each paragraph: the classifier's quantity evidence."""
+    per_paragraph: list[list[tuple[str, str]]] = [[] for _ in paragraphs]
+    for group in found:
+        index = group.sentence.paragraph_index
+        if 0 <= index < len(per_paragraph):
+            per_paragraph[index].extend((group.span(figure), figure.topic) for figure in group.figures)
+    return per_paragraph
+
+
+# ---------------------------------------------------------------- scanning
+
+
+@dataclass(slots=True)
+class _Quantity:
+    start: int
+    end: int
+    value: float
+    low: float | None
+    high: float | None
+    unit: str
+    qualifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    end: int
+    value: float
+    cn_range: tuple[float, float] | None
+    approx: bool
+    factor: float
+
+
+def _left_char(text: str, index: int) -> str:
+    return text[index - 1] if index > 0 else ""
+
+
+def _parse_token(token: str) -> tuple[float | None, tuple[float, float] | None]:
+    if token[0].isdigit():
+        return parse_arabic(token), None
+    if not any(c in CN_DIGITS for c in token):
+        return None, None  # 千万 / 百万 as words
+    cn_range = parse_cn_range(token)
+    if cn_range is not None:
+        return None, cn_range
+    value = parse_cn_integer(token)
+    return (float(value) if value is not None else None), None
+
+
+class _Scanner:
+    """Reads the figures of one sentence."""
+
+    def __init__(self, text: str, lexicon: MetricLexicon) -> None:
+        self.text = text
+        self.lex = lexicon
+        self.blocked = blocked_spans(text)
+
+    def _unit_at(self, pos: int) -> tuple[str, str, float] | None:
+        match = self.lex.unit_regex.match(self.text, pos)
+        if match is None:
+            return None
+        surface = match.group()
+        base, factor = self.lex.units[surface]
+        need = self.lex.units_needing_context.get(surface)
+        if need and need not in self.text:
+            return None
+        if surface[-1].isascii() and surface[-1].isalpha():
+            after = self.text[pos + len(surface) : pos + len(surface) + 1]
+            if after.isascii() and after.isalnum():
+                return None
+        return surface, base, factor
+
+    def _multiplier_at(self, pos: int) -> tuple[int, float]:
+        match = _MULTIPLIER.match(self.text, pos)
+        if match and not self._unit_at(pos):
+            return match.end(), MULTIPLIERS[match.group()]
+        return pos, 1.0
+
+    def _bare_noun_at(self, pos: int) -> tuple[int, str] | None:
+        for unit, nouns in self.lex.bare_count_nouns.items():
+            for noun in nouns:
+                if self.text.startswith(noun, pos):
+                    return pos + len(noun), unit
+        return None
+
+    def _bare_noun_before(self, start: int, end: int) -> str | None:
+        """``总人口16.5万，``: a bare 万/亿 count right after a noun that carries its unit."""
+        if end < len(self.text) and self.text[end] not in CLAUSE_DELIMS:
+            return None
+        for unit, nouns in self.lex.bare_count_nouns_before.items():
+            if any(self.text.endswith(noun, 0, start) for noun in nouns):
+                return unit
+        return None
+
+    def _names_enumeration(self, start: int, end: int) -> bool:
+        """``完成五十亩、南村、长岭背…``: a Chinese-numeral word among names without figures."""
+        if self.text[start].isdigit():
+            return False
+        neighbours: list[str] = []
+        if self.text.startswith("、", end):
+            stop = end + 1
+            while stop < len(self.text) and self.text[stop] not in DELIMS:
+                stop += 1
+            neighbours.append(self.text[end + 1 : stop])
+        if _left_char(self.text, start) == "、":
+            begin = start - 1
+            while begin > 0 and self.text[begin - 1] not in DELIMS:
+                begin -= 1
+            neighbours.append(self.text[begin : start - 1])
+        return any(n and not _HAS_NUMERAL.search(n) for n in neighbours)
+
+    def closes_quote_after(self, end: int) -> bool:
+        """A closing ” later in the clause with no opening “ first: the figure is quoted."""
+        for i in range(end, len(self.text)):
+            char = self.text[i]
+            if char == "”":
+                return True
+            if char == "“" or is_delim(self.text, i, CLAUSE_DELIMS):
+                return False
+        return False
+
+    def enumerated_count_at(self, start: int) -> _Quantity | None:
+        """``阳光兔业、瑞星牧业、丰之源三家``: one Chinese digit summing up an enumeration.
+
+        The digit counts when the items listed right before it (``A、B、C``, optionally ``…等``)
+        or right after its noun (``两项活动——A和B``) are as many as it says (``等``: at most).
+        """
+        value = CN_DIGITS.get(self.text[start]) or (10 if self.text[start] == "十" else 0)
+        if value < 2:
+            return None
+        unit = next((u for u in self.lex.enumerated_count_units if self.text.startswith(u, start + 1)), None)
+        if unit is None:
+            return None
+        before = self.text[last_delim_before(self.text, start, CLAUSE_DELIMS) + 1 : start]
+        items = _ENUM_SPLIT.split(before)
+        if before.endswith("等") and 2 <= len(items) <= value:
+            return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        if len(items) == value and all(items):
+            return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        after = _ENUM_INTRO.match(self.text, start + 1 + len(unit))
+        if after:
+            listed = self.text[after.end() :].rstrip("。！？!?")
+            if not any(c in CLAUSE_DELIMS for c in listed) and len(_ENUM_AFTER_SPLIT.split(listed)) == value:
+                return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        return None
+
+    def _number_at(self, pos: int) -> _Number | None:
+        """A number (with multiplier and 余/多) at ``pos``."""
+        match = _NUMBER.match(self.text, pos)
+        if not match:
+            return None
+        value, cn_range = _parse_token(match.group())
+        if value is None and cn_range is None:
+            return None
+        end, factor = self._multiplier_at(match.end())
+        approx = False
+        inner = _APPROX_INNER.match(self.text, end)
+        if inner:
+            end, approx = inner.end(), True
+            if factor == 1.0:  # 7300余万元: 余 between the number and its multiplier
+                end, factor = self._multiplier_at(end)
+        if cn_range is not None:
+            return _Number(end, 0.0, (cn_range[0] * factor, cn_range[1] * factor), approx, factor)
+        assert value is not None
+        return _Number(end, value * factor, None, approx, factor)
+
+    def valid_start(self, start: int, token: str) -> bool:
+        if any(a <= start < b for a, b in self.blocked):
+            return False
+        before = _left_char(self.text, start)
+        if before in _BAD_BEFORE or before.isdigit() or (before.isascii() and before.isalpha()):
+            return False
+        if token[0].isdigit():
+            digits = token.replace(",", "").split(".")[0]
+            if (len(digits) >= 7 and "," not in token and "." not in token) or (len(digits) > 1 and digits[0] == "0" and "." not in token):
+                return False
+            if self.text.startswith("-", start + len(token)) and self.text[start + len(token) + 1 : start + len(token) + 2].isdigit():
+                nxt = _NUMBER.match(self.text, start + len(token) + 1)
+                if nxt and len(nxt.group()) >= 5:
+                    return False  # 0718-82613200
+        return True
+
+    def figure_at(self, start: int) -> _Quantity | None:
+        first = self._number_at(start)
+        if first is None:
+            return None
+        pos, value, approx = first.end, first.value, first.approx
+        low, high = first.cn_range if first.cn_range else (None, None)
+        unit_info = self._unit_at(pos)
+        if unit_info is None and first.cn_range is None:
+            ranged = self._range_tail(first)
+            if ranged is not None:
+                pos, low, high, unit_info = ranged
+        elif unit_info is not None and first.cn_range is None:
+            ranged = self._range_tail_with_unit(start, first, unit_info)
+            if ranged is not None:
+                end, low, high = ranged
+                return self._finish(start, end, low, high, unit_info[1], "approx")
+        if unit_info is None:
+            if first.factor < 10_000:
+                return None
+            bare = self._bare_noun_at(pos)
+            if bare is None:
+                noun_unit = self._bare_noun_before(start, pos)
+                if noun_unit is None:
+                    return None
+                bare = (pos, noun_unit)
+            return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
+        surface, base, factor = unit_info
+        end = pos + len(surface)
+        if base == "个" and any(self.text.startswith(w, end) for w in self.lex.excluded_after_ge):
+            return None
+        if self.text[end : end + 1] in _BAD_AFTER:
+            return None
+        if base in ("亩", "家", "户") and not self.text[start].isdigit() and self.text.startswith(self.lex.name_suffixes, end):
+            return None  # 五十亩村, 三家村: a place name
+        if self._names_enumeration(start, end):
+            return None
+        if low is not None and high is not None:
+            low, high = low * factor, high * factor
+        return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
+
+    def _range_tail(self, first: _Number) -> tuple[int, float, float, tuple[str, str, float]] | None:
+        """``3至5万元`` / ``20—30人``: the second number carries the unit (and the multiplier)."""
+        sep = _RANGE_SEP.match(self.text, first.end)
+        if not sep:
+            return None
+        second = self._number_at(sep.end())
+        if second is None or second.cn_range is not None:
+            return None
+        unit_info = self._unit_at(second.end)
+        if unit_info is None:
+            return None
+        low = first.value * (second.factor if first.factor == 1.0 else 1.0)
+        if low >= second.value:
+            return None
+        return second.end, low, second.value, unit_info
+
+    def _range_tail_with_unit(
+        self, start: int, first: _Number, unit_info: tuple[str, str, float]
+    ) -> tuple[int, float, float] | None:
+        """``1,800元至2,600元``: both numbers carry the same unit."""
+        surface, _, factor = unit_info
+        sep = _RANGE_SEP.match(self.text, first.end + len(surface))
+        if not sep or sep.group() == "-" or self._from_before(start):
+            return None
+        second = self._number_at(sep.end())
+        if second is None or second.cn_range is not None or not self.text.startswith(surface, second.end):
+            return None
+        if first.value >= second.value:
+            return None
+        return second.end + len(surface), first.value * factor, second.value * factor
+
+    def _from_before(self, start: int) -> bool:
+        """``从3,960元到4,680元`` is a change (two figures), not a range."""
+        return bool(_FROM.search(self.text, 0, start))
+
+    def _finish(
+        self,
+        start: int,
+        end: int,
+        low: float | None,
+        high: float | None,
+        unit: str,
+        qualifier: str,
+        value: float | None = None,
+    ) -> _Quantity:
+        if low is not None and high is not None:
+            value, qualifier = (low + high) / 2, "approx"
+        for word, kind in self.lex.qualifiers_after.items():
+            if self.text.startswith(word, end):
+                end += len(word)
+                qualifier = kind if qualifier == "exact" or kind == "approx" else qualifier
+                break
+        for word, kind in self.lex.qualifiers_before.items():
+            if self.text.endswith(word, 0, start):
+                heads = self.lex.qualifier_noun_heads.get(word, ())
+                if any(self.text.endswith(h, 0, start - len(word)) for h in heads):
+                    break  # 动力不足6户: 不足 belongs to the category name
+                start -= len(word)
+                qualifier = kind if qualifier == "exact" else qualifier
+                break
+        assert value is not None
+        return _Quantity(start, end, value, low, high, unit, qualifier)
+
+
+def _candidates(text: str) -> list[tuple[int, str, bool]]:
+    """(start, token, single Chinese digit) of every number word, in text order."""
+    found = [(m.start(), m.group(), False) for m in _NUMBER.finditer(text)]
+    singles = [(m.start(), m.group(), True) for m in _SINGLE_CN.finditer(text)]
+    if not singles:
+        return found
+    return sorted(found + singles)
+
+
+def _scan_sentence(text: str, lexicon: MetricLexicon) -> tuple[list[_Quantity], list[tuple[int, int]]]:
+    """The figures of a sentence and its blocked spans (titles, short quotes)."""
+    candidates = _candidates(text)
+    if not candidates:
+        return [], []
+    scanner = _Scanner(text, lexicon)
+    figures: list[_Quantity] = []
+    consumed = 0
+    for start, token, single in candidates:
+        if start < consumed or not scanner.valid_start(start, token):
+            continue
+        try:
+            figure = scanner.enumerated_count_at(start) if single else scanner.figure_at(start)
+        except (ValueError, OverflowError, ArithmeticError):
+            figure = None
+        if figure is None or not math.isfinite(figure.value) or scanner.closes_quote_after(figure.end):
+            continue
+        if figures and figure.start < figures[-1].end:
+            figure.start = figures[-1].end
+        figures.append(figure)
+        consumed = figure.end
+    return figures, scanner.blocked
+
+
+# ---------------------------------------------------------------- clause evidence
+
+
+def _read_clauses(text: str, quantities: list[_Quantity], lexicon: MetricLexicon) -> list[Figure]:
+    """The figures of one sentence with their words, metric key, topic and qualifier."""
+    figures: list[Figure] = []
+    previous_end = 0
+    prev_left = ""
+    breakdown: list[Figure] | None = None  # the figures before an open 其中
+    head_end = first_delim_after(text, 0)
+    head = text[:head_end] if text[head_end : head_end + 1] in ("：", ":") else ""  # 按致贫原因分为：
+    for quantity in quantities:
+        gap_text = text[previous_end : quantity.start]
+        if "其中" in gap_text:
+            breakdown = list(figures)
+        elif "；" in gap_text or ";" in gap_text:
+            breakdown = None
+        seg_start = segment_start(text, quantity.start, previous_end)
+        left = text[seg_start : quantity.start]
+        right = right_words(text, quantity.end)
+        gap = text[previous_end : quantity.start] if previous_end else "，"
+        bare_left = not strip_subject(left, lexicon) or _GAP_ONLY_CONNECTIVES.fullmatch(left)
+        if prev_left and bare_left and not any(c in CLAUSE_DELIMS for c in gap):
+            left = prev_left  # 2.06万户6.13万人, 0.3万元、0.5万元和1万元: the words of the figure before
+        prev_left = left
+        previous_figure_end, previous_end = previous_end, quantity.end
+        metric, topic = lexicon.classify(left, right, quantity.unit)
+        if metric == "other" and topic is None:
+            wider = text[max(clause_start(text, quantity.start), previous_figure_end) : quantity.start]
+            metric, topic = lexicon.classify(wider, right, quantity.unit)
+        if metric != "other" and quantity.unit in lexicon.head_noun_units:
+            phrase = noun_phrase(text, quantity.end)
+            if phrase:  # 全县56个产业扶贫基地之一: the noun after the unit is what is counted
+                metric, topic = lexicon.classify(phrase, "", quantity.unit)
+        if metric == "other" and topic is None and head and quantity.start > len(head):
+            metric, topic = lexicon.classify(head, "", quantity.unit)  # 按致贫原因分为：…缺劳力23户
+        inherited = _inherit(text[seg_start : quantity.start], quantity.unit, figures, metric)
+        if inherited is None and breakdown is not None and metric in _GENERIC_METRICS:
+            inherited = _parent(quantity.unit, breakdown, metric)  # 其中，贫困人口89户309人，非贫困人口16户
+        inherited_topic = None
+        if inherited is not None:
+            metric, inherited_topic = inherited
+            topic = lexicon.metric_topics.get(metric)
+        if topic is None:
+            topic = lexicon.topic_of(f"{left} {right}") or inherited_topic
+            if topic is None and metric == "growth_rate" and figures:
+                topic = figures[-1].topic
+            if topic is None:
+                topic = "other"
+        qualifier = quantity.qualifier
+        if qualifier == "exact":
+            qualifier = _away_qualifier(text, quantity, lexicon) or qualifier
+        figures.append(Figure(
+            start=quantity.start, end=quantity.end, value=_clean(quantity.value),
+            low=None if quantity.low is None else _clean(quantity.low),
+            high=None if quantity.high is None else _clean(quantity.high),
+            unit=quantity.unit, qualifier=cast(Qualifier, qualifier), left=left, right=right, metric=metric, topic=topic,
+        ))
+    return figures
+
+
+def _away_qualifier(text: str, figure: _Quantity, lexicon: MetricLexicon) -> str | None:
+    """A qualifier standing away from the figure in its clause (see module doc)."""
+    clause = text[clause_start(text, figure.start) : figure.start]
+    for word, kind in lexicon.qualifiers_before.items():
+        at = clause.rfind(word)
+        if at == -1 or (word == "超过" and clause[at - 1 : at] == "不"):
+            continue
+        between = clause[at + len(word) :]
+        if not between:
+            continue
+        if re.fullmatch(r"(?:[\d.,万亿千百]+[^\s，,；;。、和及与]{0,4}?[、和及与])+", between):
+            return kind
+        if word in ("近",):
+            continue
+        verb = next((v for v in lexicon.qualifier_verbs if between.startswith(v)), None)
+        if verb and len(between) <= 14 and not any(c.isdigit() for c in between):
+            return kind
+    return None
+
+
+def _inherit(left: str, unit: str, history: list[Figure], own_metric: str) -> tuple[str, str] | None:
+    """``其中…``/``较上年增加…``/``降至…`` figures take the metric of the last one with the same unit.
+
+    After ``其中`` a figure keeps its own metric when its words name a specific one
+    (``其中428名毕业生…就业``).
+    """
+    stripped = YEAR_WORDS.sub("", left).strip("，,；; ")
+    if own_metric == "growth_rate" or not stripped.startswith(_INHERIT_PREFIXES):
+        return None
+    if stripped.startswith("其中") and own_metric not in _GENERIC_METRICS:
+        return None
+    return _parent(unit, history, own_metric)
+
+
+def _parent(unit: str, history: list[Figure], own_metric: str) -> tuple[str, str] | None:
+    """Metric and topic of the last earlier figure with ``unit``; a bare ``other`` parent does not
+    override a figure's own key (``带动贫困户193户…其中脱贫47户``)."""
+    for figure in reversed(history):
+        if figure.unit == unit:
+            if figure.metric == "other" and own_metric != "other":
+                return None
+            return figure.metric, figure.topic
+    return None
+
+
+def _clean(value: float) -> float:
+    rounded = round(value, 6)
+    return float(int(rounded)) if rounded.is_integer() else rounded
