@@ -19,6 +19,7 @@ from typing import Literal, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from schemas.checks import TextDecodeError, decode_utf8, length_problem
 from schemas.models import AnalysisResult
 from streams.ingest.articles import document_from_text
 from streams.settings import Settings
@@ -43,13 +44,14 @@ def read_article(path: Path, max_chars: int | None = None) -> str:
     except OSError as exc:
         raise InputError(exc.strerror or str(exc)) from None
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text (undecodable byte at offset {exc.start})") from None
+        text = decode_utf8(data, allow_bom=True)
+    except TextDecodeError as exc:
+        raise InputError(str(exc)) from None
     if not text.strip():
         raise InputError("empty file")
-    if max_chars is not None and len(text) > max_chars:
-        raise InputError(f"too long: {len(text)} characters, limit {max_chars} (NEWSETL_MAX_DOC_CHARS)")
+    too_long = length_problem(text, max_chars) if max_chars is not None else None
+    if too_long:
+        raise InputError(too_long)
     return text
 
 
