@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from streams.local.services import process_alive
+from streams.retry import Backoff, PollTimeout, poll_until
 from streams.settings import Settings
 
 BACKGROUND_COMMANDS = ("worker", "dashboard")
@@ -53,10 +53,9 @@ def stop_background(settings: Settings, name: str, timeout: float = 20.0) -> int
     if pid is None:
         return None
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if process_alive(pid):
+    try:
+        poll_until(lambda: not process_alive(pid), timeout, f"{name} to stop", backoff=Backoff(start=0.1, cap=0.1))
+    except PollTimeout:
         os.kill(pid, signal.SIGKILL)
     _pid_file(settings, name).unlink(missing_ok=True)
     return pid

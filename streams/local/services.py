@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import streams
 from streams.local import ServiceError, kafka
+from streams.retry import Backoff, PollTimeout, poll_until
 from streams.settings import Settings
 
 __all__ = ["ServiceError", "ServiceStatus", "up", "down", "status", "KAFKA", "CLICKHOUSE"]
@@ -300,18 +301,19 @@ def _child_env() -> dict[str, str]:
 def _wait_ready(
     settings: Settings, name: str, proc: subprocess.Popen[bytes], deadline: float, check: Callable[[], bool]
 ) -> None:
-    delay = 0.05
-    while True:
+    def ready() -> bool:
         if check():
-            return
+            return True
         if proc.poll() is not None:
             _pid_file(settings, name).unlink(missing_ok=True)
             tail = _log_tail(_log_file(settings, name))
             raise ServiceError(f"{name} exited during start-up (code {proc.returncode}): {tail}")
-        if time.monotonic() > deadline:
-            raise ServiceError(f"{name} did not answer in time; see {_log_file(settings, name)}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        return False
+
+    try:
+        poll_until(ready, max(0.0, deadline - time.monotonic()), name, backoff=Backoff(start=0.05, cap=0.5, factor=1.5))
+    except PollTimeout:
+        raise ServiceError(f"{name} did not answer in time; see {_log_file(settings, name)}") from None
 
 
 def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStatus]:
@@ -356,22 +358,17 @@ def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + timeout
-    delay = 0.05
     outcome = "stopped"
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                break
+    try:
+        poll_until(lambda: not process_alive(pid), timeout, f"{name} to stop",
+                   backoff=Backoff(start=0.05, cap=0.3, factor=1.5))
+    except PollTimeout:
+        try:
+            os.kill(pid, signal.SIGKILL)
             outcome = "killed"
-            kill_deadline = time.monotonic() + 5
-            while process_alive(pid) and time.monotonic() < kill_deadline:
-                time.sleep(0.05)
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.3)
+            poll_until(lambda: not process_alive(pid), 5, f"{name} to die", backoff=Backoff(start=0.05, cap=0.05))
+        except (ProcessLookupError, PollTimeout):
+            pass
     child = _children.pop(pid, None)
     if child is not None:
         child.poll()

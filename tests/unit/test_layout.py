@@ -11,7 +11,7 @@ BASE = {"settings", "errors", "retry", "observability", "__version__", "schemas"
 ALLOWED: dict[str, set[str]] = {
     "pipeline": set(),
     "store": {"settings", "errors"},
-    "local": {"settings", "errors"},
+    "local": {"settings", "errors", "retry"},
     "stream": BASE | {"pipeline", "store"},
     "ingest": BASE | {"stream"},
     "dashboard": BASE | {"store"},
