@@ -17,6 +17,9 @@ BATCH_SECONDS = Histogram(
     "newsetl_sink_batch_seconds", "Latency of one sink batch insert (all tables)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+SINK_PAUSED = Gauge(
+    "newsetl_sink_paused", "ClickHouse error code that paused the sink until an operator fixes it (0: running)"
+)
 LAG = Gauge("newsetl_consumer_lag", "Messages behind the end of the topic", ["topic", "partition"])
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}

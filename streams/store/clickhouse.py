@@ -1,7 +1,9 @@
 """ClickHouse access: client factory, ordered schema migrations, and error classification.
 
-Transient server errors are retried with backoff by the sink; anything else is permanent
-(the batch's documents go to the DLQ). Clients are never shared between tasks or threads
+Transient server errors are retried with backoff by the sink; errors an operator must fix (a
+changed password, a dropped table, a full disk, a read-only user) pause the sink, which retries
+until they are fixed; anything else is caused by the data and is permanent (the offending
+documents go to the DLQ). Clients are never shared between tasks or threads
 without ``autogenerate_session_id=False`` (see DESIGN.md pitfalls), so that is the default here.
 """
 
@@ -31,6 +33,20 @@ TRANSIENT_CODES: dict[int, str] = {
     999: "KEEPER_EXCEPTION",
 }
 
+# ClickHouse error codes that say the server or its configuration is wrong, not the data: the
+# same rows will go in once an operator fixes it, so they must never become DLQ records.
+OPERATOR_CODES: dict[int, str] = {
+    60: "UNKNOWN_TABLE",
+    81: "UNKNOWN_DATABASE",
+    164: "READONLY",
+    192: "UNKNOWN_USER",
+    193: "WRONG_PASSWORD",
+    194: "REQUIRED_PASSWORD",
+    243: "NOT_ENOUGH_SPACE",
+    497: "ACCESS_DENIED",
+    516: "AUTHENTICATION_FAILED",
+}
+
 _CODE_RE = re.compile(r"Code: (\d+)\.")
 
 
@@ -54,6 +70,11 @@ def is_transient(exc: BaseException) -> bool:
             return not isinstance(exc, DatabaseError) or "Code:" not in str(exc)
         return code in TRANSIENT_CODES
     return False
+
+
+def is_operator_error(exc: BaseException) -> bool:
+    """True when the server refuses for a reason an operator must fix (see OPERATOR_CODES)."""
+    return isinstance(exc, ClickHouseError) and error_code(exc) in OPERATOR_CODES
 
 
 def make_client(settings: Settings, *, database: str | None = None, **kwargs: Any) -> Client:

@@ -24,9 +24,10 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from schemas.models import EnrichedDocument
+from streams.observability import SINK_PAUSED
 from streams.retry import Backoff
 from streams.settings import Settings
-from streams.store.clickhouse import error_code, is_transient, make_client
+from streams.store.clickhouse import error_code, is_operator_error, is_transient, make_client
 from streams.stream.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
 
 log = logging.getLogger("newsetl.sink")
@@ -97,20 +98,33 @@ class RetryingInserter:
         """Run (table, columns, rows, dedup token) inserts in order until they succeed (None) or
         fail permanently (the error is returned). Transient errors are retried for as long as it takes."""
         delays = Backoff(start=0.2, cap=self.max_backoff).delays()
+        paused = False
         while True:
             self.attempts += 1
             try:
                 await asyncio.to_thread(self._insert_tables, inserts)
+                if paused:
+                    SINK_PAUSED.set(0)
+                    log.warning("clickhouse accepts inserts again: sink resumed")
                 return None
             except Exception as exc:  # noqa: BLE001 - classified right below
-                if not is_transient(exc):
+                operator = is_operator_error(exc)
+                if not operator and not is_transient(exc):
                     return exc
                 delay = next(delays)
-                log.warning(
-                    "clickhouse transient error, retrying",
-                    extra={"code": error_code(exc), "error": str(exc)[:300], "backoff_s": delay},
-                )
-                self.close()  # a broken connection gets a fresh client
+                if operator and not paused:
+                    paused = True
+                    SINK_PAUSED.set(error_code(exc) or 1)
+                    log.error(
+                        "sink paused until an operator fixes ClickHouse (nothing is sent to the DLQ)",
+                        extra={"code": error_code(exc), "error": _describe(exc)[:300]},
+                    )
+                elif not operator:
+                    log.warning(
+                        "clickhouse transient error, retrying",
+                        extra={"code": error_code(exc), "error": str(exc)[:300], "backoff_s": delay},
+                    )
+                self.close()  # a broken connection (or a changed password) gets a fresh client
                 await asyncio.sleep(delay)
 
     def close(self) -> None:

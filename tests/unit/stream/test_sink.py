@@ -82,3 +82,28 @@ def test_error_classification(exc, transient):
 def test_split_statements_drops_comments():
     sql = "-- comment; not a statement\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\nCREATE VIEW b AS SELECT 1;\n"
     assert split_statements(sql) == ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE VIEW b AS SELECT 1"]
+
+
+@pytest.mark.parametrize("code", [516, 60, 81, 243, 164])
+async def test_operator_errors_pause_the_sink_instead_of_rejecting(enriched, code):
+    from streams.observability import SINK_PAUSED
+    from streams.store.clickhouse import is_operator_error
+
+    class Misconfigured(RetryingInserter):
+        failures = 3
+        paused_seen: list[float] = []
+
+        def _insert_tables(self, inserts):
+            self.paused_seen.append(SINK_PAUSED._value.get())
+            if self.failures:
+                self.failures -= 1
+                raise DatabaseError(f"Code: {code}. DB::Exception: fix me (X)")
+
+    inserter = Misconfigured(Settings(), max_backoff=0.01)
+    sink = ClickHouseSink(Settings(), inserter=inserter)
+    sink.add(pending(enriched))
+    result = await sink.flush()
+    assert len(result.written) == 1 and not result.rejected and result.attempts == 4
+    assert inserter.paused_seen == [0, code, code, code] and SINK_PAUSED._value.get() == 0
+    assert is_operator_error(DatabaseError(f"Code: {code}. DB::Exception: x")) and not is_transient(
+        DatabaseError(f"Code: {code}. DB::Exception: x"))
