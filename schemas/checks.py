@@ -30,4 +30,5 @@ def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "document"
     more = exc.error_count() - 1
-    return f"{where}: {first.get('msg', 'invalid')}" + (f" (and {more} more)" if more else "")
+    what = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {what}" + (f" (and {more} more)" if more else "")

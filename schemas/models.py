@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Qualifier = Literal["exact", "approx", "at_least", "at_most"]
+FIRST_YEAR, LAST_YEAR = 1970, 2100  # the times a document may carry
 
 
 def utcnow() -> datetime:
@@ -44,6 +45,14 @@ class RawDocument(BaseModel):
     def _text_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("text is empty")
+        return value
+
+    @field_validator("published_at", "ingested_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        # ClickHouse's DateTime64 and every chart assume this range; year 1 or 9999 is a typo.
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValueError(f"must be between {FIRST_YEAR} and {LAST_YEAR}, got year {value.year}")
         return value
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,28 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     dashboard_port: int = 8050
     log_level: str = "WARNING"
+
+    @field_validator("kafka_broker")
+    @classmethod
+    def _brokers_have_ports(cls, value: str) -> str:
+        for part in value.split(";"):
+            address = part.strip().split("://", 1)[-1]
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{part.strip()!r} is not host:port (e.g. kafka://127.0.0.1:9092)")
+        return value
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url_is_http(cls, value: str) -> str:
+        url = urlparse(value)
+        try:
+            url.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. http://127.0.0.1:8123)")
+        return value
 
     # --- derived values -------------------------------------------------------------------
     @property

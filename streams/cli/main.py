@@ -76,7 +76,14 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def settings() -> Settings:
-    return get_settings()
+    """The settings, or one line naming the NEWSETL_* variable that is wrong (exit 1)."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        where, _, what = describe_validation_error(exc).partition(": ")
+        raise fail(f"invalid configuration: NEWSETL_{where.upper()}: {what}") from None
 
 
 @app.callback()

@@ -135,6 +135,9 @@ def read_data(data: bytes, path: Path, max_doc_chars: int, suffix: str | None = 
         except json.JSONDecodeError as exc:
             yield Loaded(path, error=f"invalid JSON: {exc.msg}", line=line_no or exc.lineno)
             continue
+        except RecursionError:
+            yield Loaded(path, error="invalid JSON: nested too deeply", line=line_no)
+            continue
         except ValidationError as exc:
             yield Loaded(path, error=describe_validation_error(exc), line=line_no)
             continue

@@ -3,7 +3,8 @@
 ``normalize(text)`` returns a :class:`NormalizedDoc` whose ``text`` is what every later offset
 refers to. What it does, in order:
 
-1. line ends: ``\\r\\n`` / ``\\r`` → ``\\n``;
+1. line ends: ``\\r\\n`` / ``\\r`` → ``\\n``; invisible format characters (zero-width space and
+   joiners, soft hyphen, bidi marks, BOM) are removed, so a number split by one reads whole;
 2. width folding (NFKC): full-width digits, letters, ``％＋．`` etc. become ASCII, and so do other
    compatibility forms (``㎡`` → ``m2``). Decision: the Chinese clause punctuation
    ``，：；！？（）`` is *kept* full-width (NFKC would turn it into ASCII), so the normalized text
@@ -46,6 +47,8 @@ _PINYIN = re.compile(
 )
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Unicode format characters (category Cf) found in pasted web text; none carries meaning here.
+_FORMAT_CHARS = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 _SENT_END = "。！？!?"
 _CLOSERS = "”’」』）)】》\"'"
 _LINE_END_FINAL = re.compile(rf"[{_SENT_END}][{re.escape(_CLOSERS)}]*$")
@@ -190,9 +193,14 @@ def split_sentences(paragraph: Paragraph) -> list[Sentence]:
     return sentences
 
 
+def strip_format_chars(text: str) -> str:
+    """``text`` without invisible format characters (they split numbers and words silently)."""
+    return _FORMAT_CHARS.sub("", text) if _FORMAT_CHARS.search(text) else text
+
+
 def normalize(text: str) -> NormalizedDoc:
     """Normalize a raw article (see module doc). Never raises on odd input."""
-    folded = fold_width(text.replace("\r\n", "\n").replace("\r", "\n"))
+    folded = fold_width(strip_format_chars(text).replace("\r\n", "\n").replace("\r", "\n"))
     script = detect_script(folded)
     body = _convert_script(folded, script)  # fold_width is idempotent: fold once
     paragraphs: list[Paragraph] = []

@@ -55,6 +55,8 @@ def parse_raw(payload: bytes | None, max_doc_chars: int) -> RawDocument:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IntakeError(INVALID_JSON, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise IntakeError(INVALID_JSON, "JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise IntakeError(NOT_AN_OBJECT, f"expected a JSON object, got {type(data).__name__}")
     too_long = length_problem(data["text"], max_doc_chars) if isinstance(data.get("text"), str) else None

@@ -50,3 +50,20 @@ def test_bad_replay_time_is_one_line():
     result = runner.invoke(app, ["replay", "--from", "yesterday"])
     assert result.exit_code == 1
     assert "not an ISO time" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSETL_KAFKA_BROKER", "kafka://localhost", "NEWSETL_KAFKA_BROKER: 'kafka://localhost' is not host:port"),
+        ("NEWSETL_KAFKA_BROKER", "kafka://h:1;kafka://g:x", "NEWSETL_KAFKA_BROKER: 'kafka://g:x' is not host:port"),
+        ("NEWSETL_CLICKHOUSE_URL", "localhost:8123", "NEWSETL_CLICKHOUSE_URL: 'localhost:8123' is not an http(s) URL"),
+        ("NEWSETL_CLICKHOUSE_URL", "http://h:port", "NEWSETL_CLICKHOUSE_URL: 'http://h:port' has an invalid port"),
+        ("NEWSETL_TOPIC_PARTITIONS", "four", "NEWSETL_TOPIC_PARTITIONS: Input should be a valid integer"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_naming_the_variable(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    line = one_line_error(runner.invoke(app, ["status"]))
+    assert line.startswith(f"error: invalid configuration: {message}"), line

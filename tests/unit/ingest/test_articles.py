@@ -54,3 +54,12 @@ def test_expand_paths(tmp_path):
     found, missing = expand_paths([str(tmp_path), str(tmp_path / "nope.txt")])
     assert sorted(p.name for p in found) == ["x.txt", "y.md"]
     assert missing == [str(tmp_path / "nope.txt")]
+
+
+def test_a_deeply_nested_jsonl_line_is_one_error_and_the_other_lines_still_load(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    good = '{"doc_id": "ok", "source": "t", "text": "全乡新建冷库3座。"}'
+    path.write_text(good + "\n" + "[" * 50_000 + "]" * 50_000 + "\n" + good.replace("ok", "ok2") + "\n")
+    loaded = list(read_path(path, 1000))
+    assert [(item.line, item.error) for item in loaded if item.error] == [(2, "invalid JSON: nested too deeply")]
+    assert [item.document.doc_id for item in loaded if item.document] == ["ok", "ok2"]

@@ -235,3 +235,8 @@ def test_region_follows_broken_lines_list_items_and_city_scope() -> None:
 def test_cadre_training_and_industry_beneficiaries_topics() -> None:
     ms = run("累计培训扶贫干部2800余人次，带贫人数506人。")
     assert [(m.metric, m.topic) for m in ms] == [("trained", "other"), ("other", "产业")]
+
+
+def test_a_zero_width_space_inside_a_number_does_not_change_its_value():
+    metrics = run("今年镇里共投入产业奖补资金3\u200b0万元。")
+    assert [(m.value, m.unit, m.span) for m in metrics] == [(300000, "元", "30万元")]

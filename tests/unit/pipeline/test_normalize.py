@@ -67,3 +67,9 @@ def test_empty_and_odd_input() -> None:
     assert normalize("").text == ""
     doc = normalize("\ufffd\ufffd?\n\n\u0000")
     _check_offsets(doc)
+
+
+def test_invisible_format_characters_are_removed_so_numbers_read_whole():
+    doc = normalize("\ufeff镇里投入3\u200b0万元，惠及1\u200d2\u2060户，\u00ad帮扶\u200e干部6名。")
+    assert doc.text == "镇里投入30万元，惠及12户，帮扶干部6名。"
+    assert [(s.start, s.end) for s in doc.sentences] == [(0, len(doc.text))]
