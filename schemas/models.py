@@ -12,7 +12,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Qualifier = Literal["exact", "approx", "at_least", "at_most"]
 FIRST_YEAR, LAST_YEAR = 1970, 2100  # the times a document may carry
@@ -74,7 +74,8 @@ class ParagraphResult(BaseModel):
 
 
 class MetricResult(BaseModel):
-    sentence: str
+    sentence: str = ""  # on news.enriched: empty, with sentence_index into AnalysisResult.sentences
+    sentence_index: int | None = None
     span: str
     char_start: int
     char_end: int
@@ -101,13 +102,35 @@ class AnalysisResult(BaseModel):
     token_count: int = 0
     keywords: list[str] = []
     pipeline_version: str = ""
+    #: Only on the wire: each sentence once, referred to by the metrics' ``sentence_index``.
+    sentences: list[str] = []
+
+    @model_validator(mode="after")
+    def _sentences_into_metrics(self) -> AnalysisResult:
+        if self.sentences:
+            for metric in self.metrics:
+                if not metric.sentence and metric.sentence_index is not None:
+                    if not 0 <= metric.sentence_index < len(self.sentences):
+                        raise ValueError(f"sentence_index {metric.sentence_index} is not one of the sentences")
+                    metric.sentence = self.sentences[metric.sentence_index]
+            self.sentences = []
+        return self
 
     def contract(self) -> dict:
         """The JSON object of the ``analyze`` contract (DESIGN.md)."""
         return self.model_dump(
             include={"doc": True, "paragraphs": {"__all__": {"index", "text", "topics", "scores"}}, "metrics": True},
+            exclude={"metrics": {"__all__": {"sentence_index"}}},
             mode="json",
         )
+
+    def compact(self) -> AnalysisResult:
+        """A copy for the wire that carries each sentence once (a sentence with thousands of
+        figures would otherwise be repeated thousands of times)."""
+        index: dict[str, int] = {}
+        metrics = [m.model_copy(update={"sentence": "", "sentence_index": index.setdefault(m.sentence, len(index))})
+                   for m in self.metrics]
+        return self.model_copy(update={"metrics": metrics, "sentences": list(index)})
 
 
 class EnrichedDocument(BaseModel):
@@ -119,6 +142,11 @@ class EnrichedDocument(BaseModel):
     processed_at: datetime
     kafka_partition: int
     kafka_offset: int
+
+    def to_wire(self) -> bytes:
+        """The ``news.enriched`` value: JSON with each sentence once (read back with
+        ``EnrichedDocument.model_validate_json``, which restores every metric's sentence)."""
+        return self.model_copy(update={"analysis": self.analysis.compact()}).model_dump_json().encode("utf-8")
 
 
 class DlqRecord(BaseModel):

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = 1.0
     sink_batch_docs: int = 1000
     max_doc_chars: int = 1_000_000
+    # Figures one document may hold; over either, it goes to the DLQ as too_many_figures.
+    max_figures_per_sentence: int = 500
+    max_figures_per_doc: int = 50_000
     # Largest Kafka message (raw, enriched or DLQ): an enriched document carries its text a few
     # times over, so this is well above 3 bytes × max_doc_chars.
     max_message_bytes: int = 32 * 1024 * 1024

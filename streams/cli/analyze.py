@@ -22,6 +22,7 @@ from rich.table import Table
 from schemas.checks import TextDecodeError, decode_utf8, length_problem
 from schemas.models import AnalysisResult
 from streams.ingest.articles import document_from_text
+from streams.pipeline.types import TooManyFigures
 from streams.settings import Settings
 from streams.stream.analysis import get_pipeline
 from streams.stream.convert import to_analysis_result
@@ -109,13 +110,13 @@ def run_analyze(paths: list[Path], fmt: Format, settings: Settings, *,
     for path in paths:
         try:
             text = read_article(path, settings.max_doc_chars)
-        except InputError as exc:
+            # Same doc_id, title and date as `newsetl produce` gives the file, so both paths agree.
+            doc = document_from_text(text, path)
+            analysis = pipeline.analyze(text, title=doc.title, published_at=doc.published_at)
+        except (InputError, TooManyFigures) as exc:
             failed += 1
             print(f"newsetl analyze: error: {path}: {exc}", file=err, flush=True)
             continue
-        # Same doc_id, title and date as `newsetl produce` gives the file, so both paths agree.
-        doc = document_from_text(text, path)
-        analysis = pipeline.analyze(text, title=doc.title, published_at=doc.published_at)
         result = to_analysis_result(analysis, doc_id=doc.doc_id)
         if console is None:
             out.write(to_json_line(result) + "\n")

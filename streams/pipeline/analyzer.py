@@ -34,7 +34,7 @@ from streams.pipeline.normalize import normalize
 from streams.pipeline.regions import document_regions
 from streams.pipeline.rulefiles import rules_files, rules_hash
 from streams.pipeline.segment import get_segmenter
-from streams.pipeline.types import Analysis, DocInfo, NormalizedDoc, ParagraphTopics
+from streams.pipeline.types import DEFAULT_LIMITS, Analysis, DocInfo, Limits, NormalizedDoc, ParagraphTopics
 
 KEYWORD_COUNT = 10
 
@@ -42,8 +42,10 @@ KEYWORD_COUNT = 10
 class Pipeline:
     """The analysis pipeline with its rules loaded (build once, call ``analyze`` many times)."""
 
-    def __init__(self, rules_dir: Path | None = None, segmenter: str = "rjieba", *, code_version: str) -> None:
+    def __init__(self, rules_dir: Path | None = None, segmenter: str = "rjieba", *, code_version: str,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         files = rules_files(rules_dir)
+        self.limits = limits
         self.rules_dir = rules_dir
         self.rules_hash = rules_hash(files)
         self.version: str = f"{code_version}+r{self.rules_hash}"
@@ -61,7 +63,7 @@ class Pipeline:
         doc = normalize(text)
         counts = Counter(self.segmenter.cut(doc.text))
         regions = document_regions(doc.text, title)
-        figures = find_figures(doc, self.metric_lexicon)
+        figures = find_figures(doc, self.metric_lexicon, self.limits)
         decisions = classify_paragraphs(
             [p.text for p in doc.paragraphs], self.topic_rules, topics_by_paragraph(doc.paragraphs, figures)
         )

@@ -32,7 +32,6 @@ from streams.pipeline.clauses import (
     blocked_spans,
     clause_start,
     first_delim_after,
-    is_delim,
     last_delim_before,
     noun_phrase,
     right_words,
@@ -41,11 +40,23 @@ from streams.pipeline.clauses import (
 )
 from streams.pipeline.lexicon import MetricLexicon
 from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
-from streams.pipeline.types import NormalizedDoc, Paragraph, Qualifier, Sentence
+from streams.pipeline.types import (
+    DEFAULT_LIMITS,
+    Limits,
+    NormalizedDoc,
+    Paragraph,
+    Qualifier,
+    Sentence,
+    TooManyFigures,
+)
 
 _NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
 _SINGLE_CN = re.compile(r"(?<![零〇一二两三四五六七八九十百千万亿])[二两三四五六七八九十](?![零〇一二两三四五六七八九十百千万亿])")
+# A quote mark or the end of a clause (CLAUSE_DELIMS; a comma between digits is a separator).
+_QUOTE_OR_CLAUSE_END = re.compile(
+    "[“”" + re.escape(CLAUSE_DELIMS.replace(",", "")) + r"]|(?<!\d),|,(?!\d)"
+)
 _HAS_NUMERAL = re.compile(r"[\d零〇一二两三四五六七八九十百千]")
 _ENUM_SPLIT = re.compile(r"、")
 _ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
@@ -91,11 +102,16 @@ class SentenceFigures:
         return self.sentence.text[figure.start : figure.end]
 
 
-def find_figures(doc: NormalizedDoc, lexicon: MetricLexicon) -> list[SentenceFigures]:
-    """The figures of every sentence of ``doc`` that has any, in text order (see module doc)."""
+def find_figures(doc: NormalizedDoc, lexicon: MetricLexicon, limits: Limits = DEFAULT_LIMITS) -> list[SentenceFigures]:
+    """The figures of every sentence of ``doc`` that has any, in text order (see module doc).
+    Raises TooManyFigures as soon as a sentence or the document goes over ``limits``."""
     found: list[SentenceFigures] = []
+    total = 0
     for sentence in doc.sentences:
-        quantities, blocked = _scan_sentence(sentence.text, lexicon)
+        quantities, blocked = _scan_sentence(sentence.text, lexicon, limits.figures_per_sentence)
+        total += len(quantities)
+        if total > limits.figures_per_document:
+            raise TooManyFigures(f"more than {limits.figures_per_document} figures in the document")
         if quantities:
             found.append(SentenceFigures(sentence, blocked, _read_clauses(sentence.text, quantities, lexicon)))
     return found
@@ -157,6 +173,7 @@ class _Scanner:
         self.text = text
         self.lex = lexicon
         self.blocked = blocked_spans(text)
+        self._stop_from, self._stop_at, self._stop_char = 0, -1, ""
 
     def _unit_at(self, pos: int) -> tuple[str, str, float] | None:
         match = self.lex.unit_regex.match(self.text, pos)
@@ -214,13 +231,13 @@ class _Scanner:
 
     def closes_quote_after(self, end: int) -> bool:
         """A closing ” later in the clause with no opening “ first: the figure is quoted."""
-        for i in range(end, len(self.text)):
-            char = self.text[i]
-            if char == "”":
-                return True
-            if char == "“" or is_delim(self.text, i, CLAUSE_DELIMS):
-                return False
-        return False
+        # Figures come in text order: the stop found for an earlier end holds until it is passed,
+        # which keeps a sentence of thousands of figures linear.
+        if not self._stop_from <= end <= self._stop_at:
+            match = _QUOTE_OR_CLAUSE_END.search(self.text, end)
+            self._stop_from = end
+            self._stop_at, self._stop_char = (match.start(), match.group()) if match else (len(self.text), "")
+        return self._stop_char == "”"
 
     def enumerated_count_at(self, start: int) -> _Quantity | None:
         """``阳光兔业、瑞星牧业、丰之源三家``: one Chinese digit summing up an enumeration.
@@ -396,8 +413,10 @@ def _candidates(text: str) -> list[tuple[int, str, bool]]:
     return sorted(found + singles)
 
 
-def _scan_sentence(text: str, lexicon: MetricLexicon) -> tuple[list[_Quantity], list[tuple[int, int]]]:
-    """The figures of a sentence and its blocked spans (titles, short quotes)."""
+def _scan_sentence(text: str, lexicon: MetricLexicon,
+                   limit: int) -> tuple[list[_Quantity], list[tuple[int, int]]]:
+    """The figures of a sentence and its blocked spans (titles, short quotes); TooManyFigures
+    when it holds more than ``limit``."""
     candidates = _candidates(text)
     if not candidates:
         return [], []
@@ -416,6 +435,8 @@ def _scan_sentence(text: str, lexicon: MetricLexicon) -> tuple[list[_Quantity], 
         if figures and figure.start < figures[-1].end:
             figure.start = figures[-1].end
         figures.append(figure)
+        if len(figures) > limit:
+            raise TooManyFigures(f"more than {limit} figures in one sentence ({text[:30]!r}…)")
         consumed = figure.end
     return figures, scanner.blocked
 

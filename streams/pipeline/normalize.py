@@ -47,8 +47,12 @@ _PINYIN = re.compile(
 )
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-# Unicode format characters (category Cf) found in pasted web text; none carries meaning here.
-_FORMAT_CHARS = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+# Unicode format characters (category Cf) found in pasted web text. The zero-width joiner is
+# kept inside emoji sequences (👷‍♀️), where it means something, and removed next to text.
+_FORMAT_CHARS = re.compile(
+    "[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+    "|(?<=[\\w\u3000-\u9fff])\u200d|\u200d(?=[\\w\u3000-\u9fff])"
+)
 _SENT_END = "。！？!?"
 _CLOSERS = "”’」』）)】》\"'"
 _LINE_END_FINAL = re.compile(rf"[{_SENT_END}][{re.escape(_CLOSERS)}]*$")

@@ -15,6 +15,22 @@ Qualifier = Literal["exact", "approx", "at_least", "at_most"]
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on the work one document may cause: finding figures costs more than linear time in
+    the figures of a sentence, so a pathological text is refused instead of analysed."""
+
+    figures_per_sentence: int = 500
+    figures_per_document: int = 50_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class TooManyFigures(ValueError):
+    """A document over :class:`Limits`; the message says which bound and where."""
+
+
+@dataclass(frozen=True, slots=True)
 class Paragraph:
     index: int
     start: int

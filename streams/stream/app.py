@@ -24,6 +24,7 @@ from streams.observability import LAG
 from streams.settings import Settings
 from streams.stream import intake
 from streams.stream.analysis import get_pipeline
+from streams.stream.poison import InflightMarks
 from streams.stream.rows import DLQ_COLUMNS, dlq_rows
 from streams.stream.sink import ClickHouseSink, RetryingInserter
 from streams.stream.steps import Steps
@@ -54,7 +55,8 @@ def create_app(settings: Settings) -> faust.App:
     async def send(topic: str, key: bytes | None, value: bytes) -> Any:
         return await (await topics[topic].send(key=key, value=value))
 
-    steps = Steps(settings, send, get_pipeline(settings))
+    marks = InflightMarks(settings.data_dir / "inflight" / settings.worker_group)
+    steps = Steps(settings, send, get_pipeline(settings), marks=marks)
     sink = ClickHouseSink(settings)
     dlq_inserter = RetryingInserter(settings)
 

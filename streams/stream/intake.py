@@ -21,6 +21,11 @@ SCHEMA_VIOLATION = "schema_violation"
 EMPTY_TEXT = "empty_text"
 TEXT_TOO_LONG = "text_too_long"
 ENRICH_ERROR = "enrich_error"
+TOO_MANY_FIGURES = "too_many_figures"
+POISON_MESSAGE = "poison_message"
+#: Kinds decided by the analysis (code, rules, limits), not by the message alone: a replay with
+#: another pipeline may meet them anew, so it always records them.
+ANALYSIS_KINDS = frozenset({ENRICH_ERROR, TOO_MANY_FIGURES})
 SINK_REJECTED = "sink_rejected"
 OUTPUT_REJECTED = "output_rejected"
 INVALID_ENRICHED = "invalid_enriched"

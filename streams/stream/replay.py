@@ -46,6 +46,7 @@ from streams.store.clickhouse import apply_migrations
 from streams.stream import intake
 from streams.stream.analysis import get_pipeline
 from streams.stream.kafka_clients import make_admin, make_consumer, make_producer
+from streams.stream.poison import InflightMarks
 from streams.stream.sink import ClickHouseSink
 from streams.stream.steps import Message, Steps
 from streams.stream.topics import ensure_topics
@@ -250,7 +251,8 @@ class Replayer:
         async def send(topic: str, key: bytes | None, value: bytes) -> object:
             return await (await producer.send(topic, key=key, value=value))
 
-        steps = Steps(self.settings, send, self.pipeline)
+        steps = Steps(self.settings, send, self.pipeline,
+                      marks=InflightMarks(self.settings.data_dir / "inflight" / self.group))
         await consumer.start()
         await producer.start()
         await admin.start()

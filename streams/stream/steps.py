@@ -30,6 +30,7 @@ from streams.settings import Settings
 from streams.stream import intake
 from streams.stream.dlq import dlq_key, dlq_record
 from streams.stream.enrich import enrich_payload
+from streams.stream.poison import InflightMarks
 from streams.stream.sink import ClickHouseSink, FlushResult, PendingDoc
 
 log = logging.getLogger("newsetl.stream")
@@ -87,11 +88,12 @@ class Steps:
     """The steps of the path, bound to one sender, one pipeline and the settings."""
 
     def __init__(self, settings: Settings, send: SendFn, pipeline: Pipeline | None = None,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, marks: InflightMarks | None = None) -> None:
         self.settings = settings
         self._send = send
         self.pipeline = pipeline
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
+        self.marks = marks
 
     async def deliver(self, topic: str, key: bytes | None, value: bytes) -> Any:
         """Send and wait for the broker's ack, retrying retriable errors for as long as it takes
@@ -136,7 +138,7 @@ class Steps:
     async def publish(self, doc: EnrichedDocument, message: MessageLike) -> Outcome:
         """Publish an enriched document to news.enriched; a Kafka refusal becomes an
         ``output_rejected`` DLQ record for the source message."""
-        payload = doc.model_dump_json().encode("utf-8")
+        payload = doc.to_wire()
         try:
             meta = await self.deliver(self.settings.enriched_topic, doc.raw.doc_id.encode("utf-8"), payload)
         except DeliveryRefused as exc:
@@ -150,11 +152,25 @@ class Steps:
     async def enrich_and_publish(self, message: MessageLike, *, redo_input_dlq: bool = True) -> Outcome:
         """One ``news.raw`` message → news.enriched, or a DLQ record. With ``redo_input_dlq``
         false (replay), input that was refused when first read is only counted: its DLQ record
-        exists already; failures of the analysis itself are always new and always DLQ'd."""
+        exists already; failures of the analysis itself are always new and always DLQ'd.
+        With marks, a message that killed the process twice is not analysed a third time."""
+        if self.marks is None:
+            return await self._enrich_and_publish(message, redo_input_dlq)
+        died = self.marks.begin(message.topic, message.partition, message.offset)
+        try:
+            if self.marks.is_poison(died):
+                await self.send_dlq(intake.POISON_MESSAGE, f"the worker died {died} times while analysing this "
+                                    "message; it is not analysed again", message)
+                return Outcome("dlq", intake.POISON_MESSAGE)
+            return await self._enrich_and_publish(message, redo_input_dlq)
+        finally:
+            self.marks.done(message.topic, message.partition)
+
+    async def _enrich_and_publish(self, message: MessageLike, redo_input_dlq: bool) -> Outcome:
         try:
             doc = await self.enrich(message)
         except intake.IntakeError as exc:
-            if redo_input_dlq or exc.kind == intake.ENRICH_ERROR:
+            if redo_input_dlq or exc.kind in intake.ANALYSIS_KINDS:
                 await self.send_dlq(exc.kind, exc.detail, message, exc.doc_id)
                 return Outcome("dlq", exc.kind)
             return Outcome("skipped", exc.kind)

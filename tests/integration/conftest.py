@@ -7,6 +7,7 @@
 - ``kafka_bootstrap`` (session): ``host:port`` of the broker for aiokafka.
 - ``make_stack_settings`` (function): a factory of Settings for a separate, not yet started stack
   in its own tmp dir (e.g. for restart tests); every stack it made is stopped at teardown.
+- ``worker_factory`` (function): starts real ``newsetl worker`` processes, stopped at teardown.
 
 Every test in ``tests/integration`` is marked ``integration``.
 """
@@ -119,3 +120,21 @@ def make_stack_settings(tmp_path: Path) -> Iterator[Callable[[], Settings]]:
     yield make
     for settings in made:
         services.down(settings)
+
+
+@pytest.fixture()
+def worker_factory(tmp_path: Path) -> Iterator[Callable[..., object]]:
+    """Start ``newsetl worker`` processes (``factory(settings, name)``); all are stopped at teardown."""
+    from tests.integration.etl_helpers import WorkerProcess
+
+    started: list[WorkerProcess] = []
+
+    def start(settings: Settings, name: str = "worker") -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"{name}-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.stop()

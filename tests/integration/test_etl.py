@@ -17,7 +17,6 @@ from streams.stream.analysis import get_pipeline
 from tests.integration.conftest import free_ports
 from tests.integration.etl_helpers import (
     REPO,
-    WorkerProcess,
     isolated,
     poll,
     read_topic,
@@ -38,21 +37,6 @@ def expected_metric_counts(settings, paths: list[Path]) -> dict[str, int]:
         result = pipeline.analyze(doc.text, title=doc.title, published_at=doc.published_at)
         counts[doc.doc_id] = len(result.metrics)
     return counts
-
-
-@pytest.fixture
-def worker_factory(tmp_path):
-    started: list[WorkerProcess] = []
-
-    def start(settings, name="worker"):
-        worker = WorkerProcess(settings, tmp_path / f"{name}-{len(started)}.log")
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.stop()
 
 
 @pytest.mark.timeout(300)

@@ -73,3 +73,7 @@ def test_invisible_format_characters_are_removed_so_numbers_read_whole():
     doc = normalize("\ufeff镇里投入3\u200b0万元，惠及1\u200d2\u2060户，\u00ad帮扶\u200e干部6名。")
     assert doc.text == "镇里投入30万元，惠及12户，帮扶干部6名。"
     assert [(s.start, s.end) for s in doc.sentences] == [(0, len(doc.text))]
+
+
+def test_a_zero_width_joiner_stays_inside_an_emoji_sequence():
+    assert normalize("外出务工👷\u200d♀️增收").text == "外出务工👷\u200d♀️增收"

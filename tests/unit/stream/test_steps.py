@@ -144,3 +144,34 @@ async def test_flush_dlqs_what_clickhouse_refuses_for_good(enriched):
     assert (record.error, record.topic, record.partition, record.offset, record.doc_id) == (
         "sink_rejected", "news.enriched", 1, 9, "doc-1")
     assert record.detail.startswith("ClickHouse error 53") and record.payload == payload.decode()
+
+
+async def test_a_document_over_the_figure_limits_goes_to_the_dlq_with_its_payload():
+    from streams.pipeline.types import Limits
+
+    send = Recorder()
+    small = build_pipeline(limits=Limits(figures_per_sentence=2, figures_per_document=10))
+    message = raw(text="全镇建成冷库3座、车间4个、站点5处。")
+    outcome = await steps(send, small).enrich_and_publish(message, redo_input_dlq=False)
+    assert (outcome.status, outcome.kind) == ("dlq", "too_many_figures")
+    (record,) = send.on("news.dlq")
+    assert record["detail"].startswith("more than 2 figures in one sentence")
+    assert record["payload"] == message.value.decode() and record["doc_id"] == "d1"
+    assert send.on("news.enriched") == []
+
+
+async def test_a_message_that_killed_the_worker_twice_goes_to_the_dlq_as_poison(pipeline, tmp_path):
+    from streams.stream.poison import InflightMarks
+
+    marks = InflightMarks(tmp_path)
+    message = raw()
+    marks.begin(message.topic, message.partition, message.offset)  # two earlier attempts died
+    marks.begin(message.topic, message.partition, message.offset)
+    send = Recorder()
+    walker = Steps(SETTINGS, send, pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=marks)
+    outcome = await walker.enrich_and_publish(message)
+    assert (outcome.status, outcome.kind) == ("dlq", "poison_message")
+    (record,) = send.on("news.dlq")
+    assert record["payload"] == message.value.decode() and "died 2 times" in record["detail"]
+    assert send.on("news.enriched") == [] and list(tmp_path.iterdir()) == []
+    assert (await walker.enrich_and_publish(raw(doc_id="d2"))).status == "published"
