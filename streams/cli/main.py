@@ -216,6 +216,24 @@ def replay(
 
 @app.command()
 @friendly
+def prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only count what would be removed")] = False,
+) -> None:
+    """Remove superseded runs (older than each document's newest) from the base tables."""
+    from streams.store.clickhouse import make_client
+    from streams.store.retention import prune as run_prune
+
+    client = make_client(settings())
+    try:
+        report = run_prune(client, settings().clickhouse_database, dry_run=dry_run)
+    finally:
+        client.close()
+    counts = ", ".join(f"{table} {n}" for table, n in report.rows.items())
+    console.print(("would remove" if dry_run else "removed") + f" superseded rows: {counts}")
+
+
+@app.command()
+@friendly
 def dashboard(
     port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default NEWSETL_DASHBOARD_PORT)")] = None,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",

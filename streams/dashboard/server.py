@@ -10,7 +10,8 @@ API (all GET, JSON, UTF-8):
 - ``/api/metrics/by_region`` and ``/api/metrics/by_year`` (``topic, metric, unit, region, year``) —
   totals, mention counts and latest values of one metric in one unit.
 - ``/api/metrics/rows`` (same filters + ``sort, order, limit, offset``) — the metrics table.
-- ``/api/documents`` and ``/api/documents/{doc_id}`` — document list; one document with its text
+- ``/api/documents`` and ``/api/document?doc_id=…`` (or ``/api/documents/{doc_id}`` for ids without
+  ``/{}``) — document list; one document with its text
   cut into segments, the extracted spans marked.
 - ``/api/subjects?limit=``, ``/api/dlq`` — top subjects, dead letters per day and kind.
 
@@ -297,7 +298,8 @@ class Api:
         return reply({"documents": await self.pool.rows(q.render(q.DOCUMENT_LIST, self.db), {"limit": limit})})
 
     async def document(self, request: web.Request) -> web.Response:
-        doc_id = request.match_info["doc_id"]
+        # ?doc_id= takes any id (braces, slashes); the path form cannot carry those
+        doc_id = request.match_info.get("doc_id") or request.query.get("doc_id", "")
         if not doc_id or len(doc_id) > 200:
             raise BadRequest("bad document id")
         docs, spans = await asyncio.gather(
@@ -376,6 +378,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/metrics/rows", api.metric_rows)
     app.router.add_get("/api/documents", api.documents)
     app.router.add_get("/api/documents/{doc_id}", api.document)
+    app.router.add_get("/api/document", api.document)
     app.router.add_get("/api/subjects", api.subjects)
     app.router.add_get("/api/dlq", api.dlq)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)

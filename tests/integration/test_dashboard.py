@@ -411,3 +411,14 @@ def test_serve_dashboard_blocks_serves_and_stops_on_ctrl_c(dash_settings: Settin
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+def test_any_document_id_opens_through_the_query_form(server: DashboardServer, seeded: Seeded) -> None:
+    doc = next(iter(seeded.documents.values()))
+    status, body = get_json(server, "/api/document", doc_id=doc.raw.doc_id)
+    assert status == 200 and body["doc"]["doc_id"] == doc.raw.doc_id
+    for odd in ("报告{2023}/第1期", "a/b", "}{"):
+        status, body = get_json(server, "/api/document", doc_id=odd)
+        assert status == 404 and body["error"] == f"no document {odd}"
+    status, body = get_json(server, "/api/document")
+    assert status == 400

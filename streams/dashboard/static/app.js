@@ -253,7 +253,7 @@
   }
 
   async function showDocument(docId, focus) {
-    const data = await api("/api/documents/" + encodeURIComponent(docId));
+    const data = await api("/api/document", { doc_id: docId });
     const doc = data.doc;
     if ([...$("#doc-select").options].some((o) => o.value === doc.doc_id)) $("#doc-select").value = doc.doc_id;
     $("#doc-meta").replaceChildren(
