@@ -90,6 +90,10 @@ class MetricResult(BaseModel):
     region: str = ""
     year: int | None = None
     paragraph_index: int
+    #: The year an analyst files the figure under, and how it was found: written | relative |
+    #: document | published | none (DESIGN.md; records from before these fields read as none).
+    ref_year: int | None = None
+    year_basis: str = "none"
 
 
 class AnalysisResult(BaseModel):

@@ -41,6 +41,8 @@ GROUP BY day;
 -- (values in different units are never added up). `latest_value` is the value reported by the most
 -- recently published document (ties: highest doc_id, then last position in the text); re-aggregate
 -- it with argMax(latest_value, latest_key). `region` is '' and `year` NULL when unknown.
+-- 004_ref_year.sql re-creates this view charted by `ref_year` (and the views selecting `*` from
+-- metrics, so they see its new columns); the definition here is the one of databases before it.
 CREATE VIEW IF NOT EXISTS {db}.dash_metric_totals AS
 SELECT
     region, year, topic, metric, unit, mentions, documents, total, average, minimum, maximum,

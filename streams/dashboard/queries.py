@@ -85,11 +85,13 @@ ORDER BY total DESC, label
 LIMIT 30
 """
 
+# Charted by reference year (the year a figure is filed under: written, 今年/去年 resolved, the
+# title's or the publication year); the ``year`` filter stays the written year, as on the rows.
 BY_YEAR: Final = """
-SELECT assumeNotNull(year) AS label, sum(total) AS total, sum(mentions) AS mentions,
+SELECT assumeNotNull(ref_year) AS label, sum(total) AS total, sum(mentions) AS mentions,
        argMax(latest_value, latest_key) AS latest
 FROM {db}.dash_metric_totals
-WHERE year IS NOT NULL AND """ + METRIC_FILTER + """
+WHERE ref_year IS NOT NULL AND """ + METRIC_FILTER + """
 GROUP BY label
 ORDER BY label
 """

@@ -9,14 +9,14 @@ In order, each once per document:
    words name (:mod:`~streams.pipeline.figures`);
 5. classify — the paragraphs, with the topics of their figures as extra evidence
    (:mod:`~streams.pipeline.classify`);
-6. context — subject, region and year of each figure (:mod:`~streams.pipeline.context`);
+6. context — subject, region, year and reference year of each figure (:mod:`~streams.pipeline.context`);
 7. assemble — the document's topics from its paragraphs, keywords, one :class:`Analysis`.
 
 ``Pipeline.version`` is ``<code version>+r<8 hex>``: the caller's code version and a sha256 over
 the names and bytes of the effective rules files (the shipped ``rules/`` overlaid by
 ``rules_dir``, see :mod:`~streams.pipeline.rulefiles`), so it changes when either changes.
 
-The result is deterministic: same text, title, rules and code → equal results.
+The result is deterministic: same text, title, publication date, rules and code → equal results.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from streams.pipeline.classify import TopicDecision, classify_document, classify_paragraphs, load_topic_rules
-from streams.pipeline.context import attach_context
+from streams.pipeline.context import DocDates, attach_context
 from streams.pipeline.figures import find_figures, topics_by_paragraph
 from streams.pipeline.keywords import KeywordScorer
 from streams.pipeline.lexicon import load_metric_lexicon
@@ -57,9 +57,8 @@ class Pipeline:
 
     def analyze(self, text: str, *, title: str | None = None, published_at: datetime | None = None) -> Analysis:
         """Analyze one article (raw text as published; ``title`` names its region when the text
-        does not). ``published_at`` is accepted but, per the devset convention, relative years
-        (今年/去年) are not resolved, so it does not change the result."""
-        del published_at
+        does not, and the year it reports on; ``published_at`` resolves 今年/去年 and dates the
+        figures nothing else dates — the metrics' ``ref_year``)."""
         doc = normalize(text)
         counts = Counter(self.segmenter.cut(doc.text))
         regions = document_regions(doc.text, title)
@@ -67,7 +66,8 @@ class Pipeline:
         decisions = classify_paragraphs(
             [p.text for p in doc.paragraphs], self.topic_rules, topics_by_paragraph(doc.paragraphs, figures)
         )
-        metrics = attach_context(figures, regions, doc.paragraphs, self.metric_lexicon)
+        metrics = attach_context(figures, regions, doc.paragraphs, self.metric_lexicon,
+                                 DocDates.of(title, published_at))
         topics, topic_scores = classify_document(decisions, [len(p.text) for p in doc.paragraphs], self.topic_rules)
         return Analysis(
             doc=DocInfo(title=title, script=doc.script, regions=regions.names, topics=topics,

@@ -1,18 +1,30 @@
-"""Context of the figures: subject, region and year, attached to give the document's metrics.
+"""Context of the figures: subject, region and years, attached to give the document's metrics.
 
 Each figure gets ``subject`` (its words before/after it, trimmed; a short growth rate's is
 prefixed with the subject of the figure before it), ``metric``/``topic`` as its clause gave them
-(:mod:`streams.pipeline.figures`), ``year`` (a year written earlier in the same sentence that
-governs it — following the devset convention, 今年/去年 give ``None`` even when the publication
-date is known) and ``region`` (全省/全市 → that ancestor of the document region; else a region
-named in the sentence, else the paragraph, inside the document region; else the document region).
+(:mod:`streams.pipeline.figures`), ``region`` (全省/全市 → that ancestor of the document region;
+else a region named in the sentence, else the paragraph, inside the document region; else the
+document region) and its years.
+
+Years follow the devset README (*Year*, *Reference year*). The time expression that governs a
+figure is the last one before it in its sentence, across commas and semicolons (:func:`time_marks`,
+:func:`governing`): a written year (2022年; 由2015年的… only up to its clause end), a relative one
+(今年/本年/当年/上半年/前三季度/1至7月 → 0, 去年/上年 → −1, 前年 → −2, 明年 → +1) or an undated one
+(目前, 累计, 近年来, 三年来, 十三五期间, 全年, 截至6月底, a year range…); comparison bases (比上年,
+较2021年) date nothing. ``year`` is the written year when one governs, else ``None`` (今年 after
+2022年 cuts it off). ``ref_year``/``year_basis``: ``written`` (= year); ``relative`` (publication
+year + offset, ``None`` without a date); else ``document`` (the one year the title names);
+else ``published`` (the publication year); else ``none``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
 
 from streams.pipeline.clauses import first_delim_after, strip_subject
 from streams.pipeline.figures import Figure, SentenceFigures
@@ -27,27 +39,34 @@ from streams.pipeline.regions import (
     region_by_name,
     resolve_mentions,
 )
-from streams.pipeline.types import Metric, Paragraph, Sentence
+from streams.pipeline.types import Metric, Paragraph, Sentence, YearBasis
 
 _PARAGRAPH_END = re.compile(r"[。！？!?；;：:…]+[”’」』）)】》\"']*$")
 _LIST_MARKERS = ("——", "—")
 _CITY_SCOPE = ("全市", "我市")
-_YEAR_RANGE_HEAD = re.compile(r"\d年?[-—~至到]$")
-_YEAR = re.compile(r"((?:19|20)\d{2})年")
+_YEAR_DIGITS = r"(?:19|20)\d{2}|[一二][〇零九][〇零一二三四五六七八九]{2}"
+_CN_YEAR_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _YEAR_BLOCKERS = ("较", "比", "与", "同", "相比", "对比")
 _YEAR_NAME_WORDS = ("会议", "方案", "要点", "计划", "规划", "意见", "通知", "办法", "大会")
 _COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支")
 
 
 def attach_context(found: list[SentenceFigures], regions: DocumentRegions, paragraphs: list[Paragraph],
-                   lexicon: MetricLexicon) -> list[Metric]:
+                   lexicon: MetricLexicon, dates: DocDates | None = None) -> list[Metric]:
     """The metrics of the figures ``found`` in a document (in their order)."""
     context = _RegionContext(doc_region=regions.main, paragraphs=paragraphs, mentions=regions.mentions)
+    dates = dates or DocDates()
     metrics: list[Metric] = []
     for group in found:
         sentence, text = group.sentence, group.sentence.text
         previous_subject: str | None = None
+        marks = time_marks(text, group.blocked, [f.start for f in group.figures])
+        per_year = distributed_years(text, [f.start for f in group.figures]) if "分别" in text else {}
         for figure in group.figures:
+            year, ref_year, basis = date_figure(governing(marks, figure.start), dates)
+            if figure.start in per_year:
+                year = ref_year = per_year[figure.start]
+                basis = "written"
             subject = _subject(figure, previous_subject, lexicon)
             previous_subject = subject
             metrics.append(Metric(
@@ -64,7 +83,9 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 metric=figure.metric,
                 topic=figure.topic,
                 region=context.for_figure(sentence, figure.left, figure.start, figure.unit),
-                year=_year_for(text, figure.start, group.blocked),
+                year=year,
+                ref_year=ref_year,
+                year_basis=basis,
                 paragraph_index=sentence.paragraph_index,
             ))
     return metrics
@@ -85,25 +106,171 @@ def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon) -> st
 # ---------------------------------------------------------------- year and region
 
 
-def _year_for(text: str, index: int, blocked: list[tuple[int, int]]) -> int | None:
-    """The last year written before ``index`` in the sentence that governs what follows it
-    (``blocked``: the sentence's titles and short quotes, whose years do not count)."""
-    if "年" not in text:
+_TimeKind = Literal["written", "relative", "undated"]
+
+_RANGE_TEXT = r"{y}年?\s*[-—–~～至到]\s*{y}年"
+_YEAR_RANGE = re.compile(_RANGE_TEXT.format(y=r"((?:19|20)\d{2})"))
+_ATTRIBUTIVE_YEAR = re.compile(r"[底末初]?的")
+_CAPTION_HEAD = re.compile(r"表\s*\d+\s*$")
+_CN_DIGIT = "一二两三四五六七八九十"
+_RELATIVE = re.compile(
+    r"今年以来|今年|本年|当年|上半年|下半年|前三季度|第?[一二三四1-4]季度"
+    rf"|\d{{1,2}}\s*[至到—–\-~～]\s*\d{{1,2}}\s*月份?|[{_CN_DIGIT}]{{1,3}}至[{_CN_DIGIT}]{{1,3}}月份?"
+    r"|去年|上年|前年|明年"
+)
+_NAMES_YEAR = ("今年以来", "今年", "本年", "当年", "去年", "上年", "前年", "明年")
+_RELATIVE_OFFSET = {"去年": -1, "上年": -1, "前年": -2, "明年": 1}
+_UNDATED = re.compile(
+    r"截至目前|截止目前|目前|至今|如今|近年来|多年来|近\d+年|近[一二两三四五六七八九十]+年"
+    rf"|[{_CN_DIGIT}\d]+年来|十[一二三四五]五(?:期间|以来|时期)|[春秋]季学期|常年|那一年|以前"
+    r"|截[至止]到?\d{1,2}月(?:底|末|\d{1,2}日)?"
+)
+# Parts of a year: they date nothing themselves when a time expression before them names the year.
+_YEAR_PART = re.compile(r"全年|年末|年底|年初")
+_CUMULATIVE = "累计"
+# Every time expression in one alternation, a year range before a year before the words.
+_TIME = re.compile(
+    r"(?=[\d一二两三四五六七八九十今本当上下前第去明截目至如近多春秋常那以全年累])"  # fails fast elsewhere
+    "(?:(?P<range>" + _RANGE_TEXT.format(y=r"(?:19|20)\d{2}") + ")"
+    f"|(?P<year>(?P<y>{_YEAR_DIGITS})年)|(?P<relative>{_RELATIVE.pattern})|(?P<undated>{_UNDATED.pattern})"
+    f"|(?P<part>{_YEAR_PART.pattern})|(?P<cumulative>{_CUMULATIVE}))"
+)
+_TITLE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeMark:
+    """A time expression of a sentence: it governs the figures from ``end`` up to ``until``
+    (``value``: the year when written, the offset when relative)."""
+
+    start: int
+    end: int
+    kind: _TimeKind
+    value: int
+    until: int
+    names_year: bool = False  # 2022年, 今年, 去年 — not 上半年 or 1至7月
+
+
+@dataclass(frozen=True, slots=True)
+class DocDates:
+    """What dates a document's undated figures: the one year its title names, its publication year."""
+
+    title_year: int | None = None
+    published_year: int | None = None
+
+    @classmethod
+    def of(cls, title: str | None, published_at: datetime | None) -> DocDates:
+        return cls(title_year=title_year(title), published_year=publication_year(published_at))
+
+
+def title_year(title: str | None) -> int | None:
+    """The year a title names when it names exactly one (``…2023年…统计公报``, ``回眸2023``)."""
+    if not title:
         return None
-    year: int | None = None
-    for match in _YEAR.finditer(text, 0, index):
-        start = match.start()
-        if any(a <= start < b for a, b in blocked):
+    years = {int(y) for y in _TITLE_YEAR.findall(unicodedata.normalize("NFKC", title))}
+    return years.pop() if len(years) == 1 else None
+
+
+def publication_year(published_at: datetime | None) -> int | None:
+    """The year of ``published_at`` as given: dates read from article text are the paper's own
+    wall-clock time labelled UTC, so shifting them to another zone would move 31 December."""
+    return published_at.year if published_at is not None else None
+
+
+def time_marks(text: str, blocked: list[tuple[int, int]], figure_starts: list[int]) -> list[TimeMark]:
+    """The time expressions of a sentence that can date a figure, in text order.
+
+    Not marks: anything inside a title or short quote, a comparison base (比上年, 较2021年), a
+    year naming a meeting or plan, a table caption's year (表1 2023年…). An expression that
+    directly continues the one before it (2022年上半年, 今年以来累计, 今年年底) is part of it; a
+    part of a year (全年, 年底) after an expression that names the year (2022年, 今年 — not
+    上半年) is too, and so is 累计 before any figure of the expression it follows (2020年，全县累计
+    接诊…: 2020's total) or after a 累计 that expression framed (2024年累计…，累计…).
+    """
+    if not any(c in text for c in "年月季累目至如常前"):
+        return []
+    found: list[TimeMark] = []
+    weak: set[int] = set()
+    end_of_text = len(text)
+    for match in _TIME.finditer(text):  # one pass: an expression consumes its text (上年末 holds no 年末)
+        start, end = match.span()
+        kind = match.lastgroup
+        if any(a <= start < b for a, b in blocked) or any(text.endswith(w, 0, start) for w in _YEAR_BLOCKERS):
             continue
-        if any(text.endswith(w, 0, start) for w in _YEAR_BLOCKERS):
+        if kind == "range":
+            found.append(TimeMark(start, end, "undated", 0, end_of_text))
+        elif kind == "year":
+            if _CAPTION_HEAD.search(text, 0, start):
+                continue
+            clause_end = first_delim_after(text, end)
+            until = end_of_text
+            if any(w in text[end:clause_end] for w in _YEAR_NAME_WORDS):
+                until = clause_end  # 2023年…工作会议: the year names the meeting past its clause
+            elif _ATTRIBUTIVE_YEAR.match(text, end):
+                until = clause_end  # 由2015年底的36.8%: the year belongs to the figure after it
+            year = int(match.group("y").translate(_CN_YEAR_DIGITS))  # 二〇一四年 is written too
+            found.append(TimeMark(start, end, "written", year, until, names_year=True))
+        else:
+            word = match.group()
+            time_kind: _TimeKind = "relative" if kind == "relative" else "undated"
+            found.append(TimeMark(start, end, time_kind, _RELATIVE_OFFSET.get(word, 0), end_of_text, word in _NAMES_YEAR))
+            if kind in ("part", "cumulative"):
+                weak.add(start)
+    marks: list[TimeMark] = []
+    frames: set[int] = set()  # marks that frame an accumulation (2024年累计…): a later 累计 continues them
+    for mark in found:
+        cumulative = text.startswith(_CUMULATIVE, mark.start)
+        if marks and mark.start <= marks[-1].end and text[marks[-1].end : mark.start].strip() == "":
+            if cumulative:
+                frames.add(marks[-1].start)
             continue
-        if _YEAR_RANGE_HEAD.search(text, 0, start):
-            continue  # second year of 2016—2020年
-        clause_end = first_delim_after(text, match.end())
-        if any(w in text[match.end() : clause_end] for w in _YEAR_NAME_WORDS) and clause_end <= index:
+        before = governing(marks, mark.start) if mark.start in weak else None
+        if before is not None and cumulative:
+            if before.start in frames or not any(before.end <= s < mark.start for s in figure_starts):
+                frames.add(before.start)
+                continue
+        elif before is not None and before.names_year:
             continue
-        year = int(match.group(1))
-    return year
+        marks.append(mark)
+    return marks
+
+
+def governing(marks: list[TimeMark], index: int) -> TimeMark | None:
+    """The time expression that dates a figure at ``index``: the last one before it still in scope."""
+    for mark in reversed(marks):
+        if mark.end <= index and index < mark.until:
+            return mark
+    return None
+
+
+def distributed_years(text: str, starts: list[int]) -> dict[int, int]:
+    """``2016年至2020年…分别为A、B、…和E``: each figure of the 分别 list (figure starts ``starts``)
+    gets its own year when the list has one figure per year of the range."""
+    out: dict[int, int] = {}
+    for match in _YEAR_RANGE.finditer(text):
+        first, last = int(match.group(1)), int(match.group(2))
+        at = text.find("分别", match.end())
+        if at == -1 or first >= last or text.find("。", match.end(), at) != -1:
+            continue
+        list_end = first_delim_after(text, at)
+        listed = [s for s in starts if at < s < list_end]
+        if len(listed) == last - first + 1:
+            out.update({s: first + i for i, s in enumerate(listed)})
+    return out
+
+
+def date_figure(mark: TimeMark | None, dates: DocDates) -> tuple[int | None, int | None, YearBasis]:
+    """``(year, ref_year, year_basis)`` of a figure dated by ``mark`` (see the module doc)."""
+    if mark is not None and mark.kind == "written":
+        return mark.value, mark.value, "written"
+    if mark is not None and mark.kind == "relative":
+        ref = dates.published_year + mark.value if dates.published_year is not None else None
+        return None, ref, "relative"
+    if dates.title_year is not None:
+        return None, dates.title_year, "document"
+    if dates.published_year is not None:
+        return None, dates.published_year, "published"
+    return None, None, "none"
 
 
 def _ends_sentence(text: str) -> bool:

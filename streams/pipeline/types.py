@@ -12,6 +12,9 @@ from typing import Literal
 
 Script = Literal["simplified", "traditional"]
 Qualifier = Literal["exact", "approx", "at_least", "at_most"]
+#: How ``Metric.ref_year`` was found: a year written with the figure, a relative expression
+#: (今年/去年…) and the publication year, the one year the title names, the publication year, nothing.
+YearBasis = Literal["written", "relative", "document", "published", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,11 @@ class NormalizedDoc:
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One quantity with its context; ``char_start``/``char_end`` index the normalized text."""
+    """One quantity with its context; ``char_start``/``char_end`` index the normalized text.
+
+    ``year`` is a year written in the sentence that governs the figure; ``ref_year`` the year an
+    analyst files it under, found as ``year_basis`` says (see :mod:`streams.pipeline.context`).
+    """
 
     sentence: str
     span: str
@@ -73,6 +80,8 @@ class Metric:
     region: str
     year: int | None
     paragraph_index: int
+    ref_year: int | None = None
+    year_basis: YearBasis = "none"
 
 
 @dataclass(frozen=True, slots=True)

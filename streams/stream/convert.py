@@ -29,7 +29,7 @@ def to_analysis_result(analysis: Analysis, doc_id: str | None = None) -> Analysi
                 sentence=m.sentence, span=m.span, char_start=m.char_start, char_end=m.char_end, value=m.value,
                 value_low=m.value_low, value_high=m.value_high, unit=m.unit, qualifier=m.qualifier,
                 subject=m.subject, metric=m.metric, topic=m.topic, region=m.region, year=m.year,
-                paragraph_index=m.paragraph_index,
+                paragraph_index=m.paragraph_index, ref_year=m.ref_year, year_basis=m.year_basis,
             )
             for m in analysis.metrics
         ],

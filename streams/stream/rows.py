@@ -25,7 +25,7 @@ PARAGRAPH_COLUMNS = (
 METRIC_COLUMNS = (
     "doc_id", "paragraph_index", "sentence", "span", "char_start", "char_end", "value", "value_low",
     "value_high", "unit", "qualifier", "subject", "metric", "topic", "region", "year", "published_at",
-    "pipeline_version", "processed_at",
+    "pipeline_version", "processed_at", "ref_year", "year_basis",
 )
 DLQ_COLUMNS = (
     "error", "detail", "source_topic", "source_partition", "source_offset", "doc_id", "payload",
@@ -73,7 +73,7 @@ def metric_rows(doc: EnrichedDocument) -> list[list[Any]]:
     return [
         [doc.raw.doc_id, m.paragraph_index, m.sentence, m.span, m.char_start, m.char_end, m.value,
          m.value_low, m.value_high, m.unit, m.qualifier, m.subject, m.metric, m.topic, m.region,
-         m.year, published, doc.pipeline_version, processed]
+         m.year, published, doc.pipeline_version, processed, m.ref_year, m.year_basis]
         for m in doc.analysis.metrics
     ]
 

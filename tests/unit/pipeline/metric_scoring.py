@@ -49,10 +49,12 @@ class DocScore:
         return len(self.matches) / self.n_gold if self.n_gold else 1.0
 
     def accuracy(self, key: str) -> float:
-        """Share of matched rows whose ``key`` (metric, topic, qualifier, region, year) is right."""
-        if not self.matches:
+        """Share of matched rows whose ``key`` (metric, topic, qualifier, region, year, ref_year,
+        year_basis) is right; only rows whose gold has the key count (seed gold has no ref_year)."""
+        scored = [m for m in self.matches if key in m.gold]
+        if not scored:
             return 1.0
-        return sum(1 for m in self.matches if getattr(m.predicted, key) == m.gold.get(key)) / len(self.matches)
+        return sum(1 for m in scored if getattr(m.predicted, key, None) == m.gold[key]) / len(scored)
 
     @property
     def subject_overlap(self) -> float:
@@ -149,14 +151,20 @@ def combine(scores: Sequence[DocScore], name: str = "all") -> DocScore:
     return total
 
 
+def _scored(score: DocScore, key: str) -> str:
+    """The accuracy of ``key``, or ``n/a`` when the gold does not have it (the seeds' has no ref_year)."""
+    return f"{score.accuracy(key):.3f}" if any(key in m.gold for m in score.matches) else "n/a"
+
+
 def format_table(scores: Sequence[DocScore]) -> str:
     """A per-document table plus the total row."""
-    header = f"{'doc':<6}{'pred':>6}{'gold':>6}{'match':>6}{'P':>7}{'R':>7}{'metric':>8}{'topic':>7}{'qual':>7}{'year':>7}{'region':>8}{'subj':>7}"
+    header = f"{'doc':<6}{'pred':>6}{'gold':>6}{'match':>6}{'P':>7}{'R':>7}{'metric':>8}{'topic':>7}{'qual':>7}{'year':>7}{'ref_yr':>7}{'basis':>7}{'region':>8}{'subj':>7}"
     lines = [header]
     for s in [*scores, combine(scores)]:
         lines.append(
             f"{s.name:<6}{s.n_predicted:>6}{s.n_gold:>6}{len(s.matches):>6}{s.precision:>7.3f}{s.recall:>7.3f}"
             f"{s.accuracy('metric'):>8.3f}{s.accuracy('topic'):>7.3f}{s.accuracy('qualifier'):>7.3f}"
-            f"{s.accuracy('year'):>7.3f}{s.accuracy('region'):>8.3f}{s.subject_overlap:>7.3f}"
+            f"{s.accuracy('year'):>7.3f}{_scored(s, 'ref_year'):>7}{_scored(s, 'year_basis'):>7}"
+            f"{s.accuracy('region'):>8.3f}{s.subject_overlap:>7.3f}"
         )
     return "\n".join(lines)

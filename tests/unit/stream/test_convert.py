@@ -11,7 +11,7 @@ from streams.stream.convert import to_analysis_result
 METRIC = Metric(
     sentence="投入2亿余元。", span="2亿余元", char_start=2, char_end=6, value=200_000_000.0, value_low=None,
     value_high=None, unit="元", qualifier="approx", subject="投入", metric="investment", topic="产业",
-    region="河南省鹤壁市淇县", year=2020, paragraph_index=0,
+    region="河南省鹤壁市淇县", year=None, paragraph_index=0, ref_year=2021, year_basis="relative",
 )
 ANALYSIS = Analysis(
     doc=DocInfo(title="淇县", script="simplified", regions=["河南省鹤壁市淇县"], topics=["产业"],

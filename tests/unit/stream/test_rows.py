@@ -22,3 +22,13 @@ def test_document_row_values(enriched):
     assert row["char_count"] == len("全县脱贫3601户8055人。")
     assert row["processed_at"] == datetime(2026, 1, 1, 12)  # naive UTC for DateTime64(6, 'UTC')
     assert row["published_at"].tzinfo is None
+
+
+def test_metric_rows_carry_the_reference_year(enriched):
+    doc = enriched(metrics=1)
+    doc.analysis.metrics[0] = doc.analysis.metrics[0].model_copy(update={"ref_year": 2019, "year_basis": "written"})
+    row = dict(zip(METRIC_COLUMNS, table_rows([doc])["metrics"][0], strict=True))
+    assert (row["year"], row["ref_year"], row["year_basis"]) == (2019, 2019, "written")
+    # a record enriched before the fields existed reads as undated
+    old = dict(zip(METRIC_COLUMNS, table_rows([enriched(metrics=1)])["metrics"][0], strict=True))
+    assert (old["ref_year"], old["year_basis"]) == (None, "none")
