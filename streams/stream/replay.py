@@ -170,7 +170,8 @@ class Replayer:
 
         async def handle(records: list[ConsumerRecord]) -> None:
             for record in records:
-                self.summary.read += self.source == "enriched"
+                if self.source == "enriched":  # a raw replay counts what it read from news.raw
+                    self.summary.read += 1
                 positions[TopicPartition(record.topic, record.partition)] = record.offset + 1
                 if not await steps.to_sink(self.sink, record, redo_input_dlq=False):
                     self.summary.skipped[intake.INVALID_ENRICHED] = self.summary.skipped.get(intake.INVALID_ENRICHED, 0) + 1
@@ -182,11 +183,11 @@ class Replayer:
 
     async def enrich_ranges(self, steps: Steps, consumer: AIOKafkaConsumer,
                             ranges: dict[TopicPartition, tuple[int, int]], progress: Progress | None,
-                            own_sink: bool) -> dict[int, int]:
+                            own_sink: bool) -> dict[int, tuple[int, int]]:
         """Re-enrich these news.raw offsets and publish the results; with ``own_sink`` also write
-        what was published. Returns the end offset published per news.enriched partition."""
+        what was published. Returns the [first, end) offsets published per news.enriched partition."""
         positions: dict[TopicPartition, int] = {}
-        published: dict[int, int] = {}
+        published: dict[int, tuple[int, int]] = {}
 
         async def handle(records: list[ConsumerRecord]) -> None:
             for record in records:
@@ -200,7 +201,8 @@ class Replayer:
                     self.summary.dlq += 1
                     continue
                 self.summary.published += 1
-                published[outcome.partition] = max(published.get(outcome.partition, 0), outcome.offset + 1)
+                first, _ = published.get(outcome.partition, (outcome.offset, 0))
+                published[outcome.partition] = (min(first, outcome.offset), outcome.offset + 1)
                 if own_sink:
                     enriched = Message(self.settings.enriched_topic, outcome.partition, outcome.offset,
                                        record.key, outcome.payload)
@@ -216,24 +218,23 @@ class Replayer:
         return published
 
     async def wait_for_workers(self, steps: Steps, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer,
-                               published: dict[int, int], progress: Progress | None) -> None:
+                               published: dict[int, tuple[int, int]], progress: Progress | None) -> None:
         """Wait until the workers' group committed past every offset this run published; if the
-        group goes away meanwhile, write what it has not committed with this run's own sink."""
-        wanted = {TopicPartition(self.settings.enriched_topic, p): end for p, end in published.items()}
+        group goes away meanwhile, write what it has not committed of that with this run's own sink."""
+        wanted = {TopicPartition(self.settings.enriched_topic, p): span for p, span in published.items()}
         task = progress.add_task("waiting for the workers' sink", total=None) if progress else None
         delays = Backoff(start=0.1, cap=1.0).delays()
         while True:
             committed = await admin.list_consumer_group_offsets(self.settings.worker_group, partitions=list(wanted))
-            behind = {tp: (committed[tp].offset if tp in committed else 0, end) for tp, end in wanted.items()
-                      if (committed[tp].offset if tp in committed else -1) < end}
+            done = {tp: committed[tp].offset if tp in committed else -1 for tp in wanted}
+            behind = {tp: (max(done[tp], first), end) for tp, (first, end) in wanted.items() if done[tp] < end}
             if not behind:
                 self.summary.written += self.summary.published
                 self.summary.writer = "workers"
                 break
             if not await sink_group_live(admin, self.settings.worker_group):
                 log.warning("the workers' group left during the replay; writing the rest here")
-                await self.sink_ranges(steps, consumer, {tp: (max(first, 0), end) for tp, (first, end) in behind.items()},
-                                       progress)
+                await self.sink_ranges(steps, consumer, behind, progress)
                 self.summary.written = self.summary.published
                 break
             await asyncio.sleep(next(delays))
