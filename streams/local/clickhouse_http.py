@@ -22,6 +22,19 @@ clickhouse-connect, curl and dashboard tools talk to it exactly as to a ClickHou
 Every request runs on its own chdb connection (they are cheap, ~0.2 ms, and the engine runs
 queries on different connections in parallel); a ClickHouse HTTP session is one long-lived chdb
 connection, used by one request at a time.
+
+Where chdb (clickhouse-local) differs from a server, the endpoint behaves as the server:
+
+- inserts are verified: chdb's streaming insert reports success when the table refused the
+  data (full disk, violated constraint, failing materialized view); the engine's error counters
+  (``system.errors``) tell, and the insert fails with the engine's code (243 NOT_ENOUGH_SPACE...);
+- hostile queries are refused (:func:`check_query`): ``INTO OUTFILE``/``FROM INFILE``, file paths
+  outside ``<path>/user_files`` (the process's working directory, so that relative paths land
+  there), executable dictionaries, and for readonly requests ``SYSTEM``/``KILL`` and table
+  functions reaching other servers; ``--reader-user`` adds a user whose requests are readonly=1;
+- connections wait for their next request without holding a thread and are closed after
+  ``--keep-alive-timeout``; at most ``--max-threads`` requests run at once, ``--max-queued`` more
+  wait, beyond that the answer is 503 (TOO_MANY_SIMULTANEOUS_QUERIES).
 """
 
 from __future__ import annotations
@@ -31,9 +44,13 @@ import base64
 import hmac
 import json
 import logging
+import os
+import queue
 import re
+import selectors
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -41,7 +58,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -102,6 +119,11 @@ AUTHENTICATION_FAILED = 516
 NOT_IMPLEMENTED = 48
 QUERY_IS_TOO_LARGE = 202
 SYNTAX_ERROR = 62
+NOT_ENOUGH_SPACE = 243
+DATABASE_ACCESS_DENIED = 291
+INTO_OUTFILE_NOT_ALLOWED = 358
+DICTIONARY_ACCESS_DENIED = 482
+ACCESS_DENIED = 497
 
 _STATUS_BY_CODE: dict[int, int] = {
     194: 401,  # REQUIRED_PASSWORD
@@ -118,6 +140,7 @@ _STATUS_BY_CODE: dict[int, int] = {
     372: 404,  # SESSION_NOT_FOUND
     202: 413,  # QUERY_IS_TOO_LARGE
     48: 501,  # NOT_IMPLEMENTED
+    243: 507,  # NOT_ENOUGH_SPACE
     373: 500,  # SESSION_IS_LOCKED
 }
 _BAD_REQUEST_CODES = frozenset(
@@ -292,6 +315,200 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# --- what a ClickHouse server refuses ---------------------------------------------------------------
+#
+# chdb runs the engine as clickhouse-local, which trusts its user: INTO OUTFILE/FROM INFILE write and
+# read server files, file() takes any path (user_files_path is not enforced in local mode), and
+# executable dictionary sources run shell commands. A server refuses these over HTTP. No chdb setting
+# restores that, so the endpoint checks the query itself — on the engine's own canonical rendering of
+# it (formatQuerySingleLine: same parser, comments dropped, literals in one escaping, heredocs turned
+# into plain literals, multi-statements refused), so no comment or quoting trick reads differently
+# here than in the engine.
+
+_CANON_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`", re.DOTALL)
+_PLACEHOLDER = re.compile(r"'(\d+)'")
+_ESCAPES = {"\\": "\\", "'": "'", "n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "a": "\a", "v": "\v"}
+_INTO_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
+_FROM_INFILE = re.compile(r"\bFROM\s+INFILE\b", re.IGNORECASE)
+_ADMIN_STATEMENT = re.compile(r"^\s*(SYSTEM|KILL)\b", re.IGNORECASE)
+#: Table functions (and engines of the same name) that reach other servers, run programs or read
+#: outside the data directory: a readonly request may not use them.
+REMOTE_SOURCES = (
+    "url", "urlCluster", "s3", "s3Cluster", "gcs", "oss", "cosn", "hdfs", "hdfsCluster", "azureBlobStorage",
+    "azureBlobStorageCluster", "executable", "executablePool", "remote", "remoteSecure", "cluster",
+    "clusterAllReplicas", "mysql", "postgresql", "jdbc", "odbc", "mongodb", "redis", "sqlite", "iceberg",
+    "icebergS3", "icebergAzure", "icebergHDFS", "icebergLocal", "deltaLake", "deltaLakeLocal", "hudi",
+    "arrowFlight", "ytsaurus", "fuzzQuery", "fuzzJSON",
+)
+_REMOTE_CALL = re.compile(r"\b(" + "|".join(REMOTE_SOURCES) + r")\s*\(", re.IGNORECASE)
+_FILE_CALL = re.compile(r"\b(file|fileCluster)\s*\(", re.IGNORECASE)
+_ENGINE_BEFORE = re.compile(r"\bENGINE\s*=\s*$", re.IGNORECASE)
+_SOURCE_BEFORE = re.compile(r"\bSOURCE\s*\(\s*$", re.IGNORECASE)
+_DICT_PATH = re.compile(r"\bPATH\s+'(\d+)'", re.IGNORECASE)
+_EXEC_SOURCE = re.compile(r"\bSOURCE\s*\(\s*(EXECUTABLE|EXECUTABLE_POOL)\s*\(", re.IGNORECASE)
+_ATTACH_FROM = re.compile(r"^\s*ATTACH\b.*?\bFROM\s+'(\d+)'", re.IGNORECASE | re.DOTALL)
+_DISK_CALL = re.compile(r"\bdisk\s*\(", re.IGNORECASE)
+_DIALECT = re.compile(r"\bdialect\s*=\s*'(\d+)'", re.IGNORECASE)
+_STREAMABLE = re.compile(r"^\s*\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
+_FORMAT_WRAPPER = re.compile(r"(?:: )?In scope SELECT formatQuerySingleLine\(.*?(?=\. \([A-Z][A-Z0-9_]*\)\s*$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class MaskedSql:
+    """A canonical query with its string literals replaced by ``'N'`` (N indexes ``literals``).
+
+    A literal is None when it holds an escape not decoded here (never a path worth trusting).
+    """
+
+    skeleton: str
+    literals: tuple[str | None, ...]
+
+
+def _unescape(body: str) -> str | None:
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = body[i + 1 : i + 2]
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+        elif nxt == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[i + 2 : i + 4]):
+            out.append(chr(int(body[i + 2 : i + 4], 16)))
+            i += 4
+        else:
+            return None
+    return "".join(out)
+
+
+def mask_literals(canonical: str) -> MaskedSql:
+    """Mask the literals of a query as the engine formats it (``'...'`` literals with backslash
+    escapes, backquoted identifiers); identifiers lose their quotes when they are plain words."""
+    literals: list[str | None] = []
+
+    def repl(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token[0] == "`":
+            inner = token[1:-1]
+            return inner if re.fullmatch(r"\w+", inner) else "_quoted_identifier_"
+        literals.append(_unescape(token[1:-1]))
+        return f"'{len(literals) - 1}'"
+
+    return MaskedSql(_CANON_QUOTED.sub(repl, canonical), tuple(literals))
+
+
+def _call_args(skeleton: str, open_paren: int) -> list[str]:
+    """Top-level arguments of the call whose ``(`` is at ``open_paren`` (literals already masked)."""
+    depth, start, args = 0, open_paren + 1, []
+    for i in range(open_paren, len(skeleton)):
+        ch = skeleton[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth == 0:
+                args.append(skeleton[start:i].strip())
+                break
+        elif ch == "," and depth == 1:
+            args.append(skeleton[start:i].strip())
+            start = i + 1
+    else:
+        args.append(skeleton[start:].strip())
+    return [] if args == [""] else args
+
+
+def check_user_path(path: str | None, user_files: Path) -> None:
+    """Refuse a file path outside ``user_files`` as ClickHouse's ``user_files_path`` does (291).
+
+    Relative paths are relative to ``user_files`` (the endpoint runs there); ``..`` is refused
+    anywhere, globs included (``{a,../b}``), and symlinks are followed.
+    """
+    root = os.path.realpath(user_files)
+    shown = path if path is not None else "<expression>"
+    denied = ClickHouseError.make(
+        DATABASE_ACCESS_DENIED, "DATABASE_ACCESS_DENIED", f"File `{shown}` is not inside `{root}/`"
+    )
+    if path is None or not path or "\0" in path:
+        raise denied
+    if ".." in re.split(r"[/{},|]", path):
+        raise denied
+    full = os.path.normpath(os.path.join(root, path))
+    glob_free = re.split(r"[*?{\[]", full, maxsplit=1)[0]
+    resolved = os.path.realpath(glob_free) if glob_free else root
+    for candidate in (full, resolved):
+        if candidate != root and not candidate.startswith(root + os.sep):
+            raise denied
+
+
+def _literal_at(masked: MaskedSql, arg: str) -> str | None:
+    match = _PLACEHOLDER.fullmatch(arg)
+    return masked.literals[int(match.group(1))] if match else None
+
+
+def check_query(canonical: str, readonly: int, user_files: Path, user: str = "default") -> None:
+    """Refuse what a ClickHouse server refuses over HTTP; ``canonical`` is the engine's own
+    single-line rendering of the query (see :meth:`Request._canonical`).
+
+    - ``INTO OUTFILE`` (358 INTO_OUTFILE_NOT_ALLOWED) and ``FROM INFILE`` (48 NOT_IMPLEMENTED):
+      client-side features of clickhouse-client, never done by a server;
+    - ``file()``/``fileCluster()``, the ``File`` engine and dictionary, ``ATTACH ... FROM`` and
+      ``BACKUP ... TO File()``: paths confined to ``user_files`` (291 DATABASE_ACCESS_DENIED);
+      custom ``disk(...)`` definitions are refused (291);
+    - executable dictionary sources (482 DICTIONARY_ACCESS_DENIED, as for DDL on a server);
+    - readonly requests: ``SYSTEM``/``KILL`` and table functions reaching other servers or
+      programs (164 READONLY, ClickHouse's answer for readonly=1);
+    - a ``dialect`` other than clickhouse (the guard reads ClickHouse SQL only; 36 BAD_ARGUMENTS).
+    """
+    masked = mask_literals(canonical)
+    sk = masked.skeleton
+    if _INTO_OUTFILE.search(sk):
+        raise ClickHouseError.make(INTO_OUTFILE_NOT_ALLOWED, "INTO_OUTFILE_NOT_ALLOWED", "INTO OUTFILE is not allowed")
+    if _FROM_INFILE.search(sk):
+        raise ClickHouseError.make(
+            NOT_IMPLEMENTED, "NOT_IMPLEMENTED", "FROM INFILE is a client-side feature, not supported over HTTP"
+        )
+    for match in _DIALECT.finditer(sk):
+        if (masked.literals[int(match.group(1))] or "").lower() != "clickhouse":
+            raise ClickHouseError.make(BAD_ARGUMENTS, "BAD_ARGUMENTS", "Only the clickhouse dialect is supported")
+    if readonly:
+        refused = _ADMIN_STATEMENT.match(sk) or _REMOTE_CALL.search(sk)
+        if refused:
+            raise ClickHouseError.make(READONLY, "READONLY", f"{user}: Cannot execute query in readonly mode")
+    if _EXEC_SOURCE.search(sk):
+        raise ClickHouseError.make(
+            DICTIONARY_ACCESS_DENIED,
+            "DICTIONARY_ACCESS_DENIED",
+            "Dictionaries with executable dictionary source are not allowed to be created from DDL query",
+        )
+    if _DISK_CALL.search(sk):
+        raise ClickHouseError.make(DATABASE_ACCESS_DENIED, "DATABASE_ACCESS_DENIED", "Custom disks are not allowed")
+    attach = _ATTACH_FROM.match(sk)
+    if attach:
+        check_user_path(masked.literals[int(attach.group(1))], user_files)
+    for match in _FILE_CALL.finditer(sk):
+        args = _call_args(sk, match.end() - 1)
+        before = sk[: match.start()]
+        if _SOURCE_BEFORE.search(before):  # dictionary SOURCE(FILE(PATH '...' FORMAT '...'))
+            found = _DICT_PATH.search(args[0] if args else "")
+            check_user_path(masked.literals[int(found.group(1))] if found else None, user_files)
+        elif _ENGINE_BEFORE.search(before):  # ENGINE = File(format[, path])
+            if len(args) > 1:
+                check_user_path(_literal_at(masked, args[1]), user_files)
+        else:
+            index = 1 if match.group(1).lower() == "filecluster" else 0
+            check_user_path(_literal_at(masked, args[index]) if len(args) > index else None, user_files)
+
+
+def canonical_error(exc: BaseException) -> ClickHouseError:
+    """The engine's error for a query it could not parse, without the formatQuery wrapper."""
+    err = ClickHouseError.from_engine(exc)
+    return ClickHouseError(err.code, _FORMAT_WRAPPER.sub("", err.message))
+
+
 _INSERT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+(?:TABLE\s+)?([`\"\w.]+)", re.IGNORECASE)
 #: Not a ClickHouse path: the endpoint's own count of the INSERT statements it executed.
 INSERTS_PATH = "/newsetl/inserts"
@@ -337,8 +554,11 @@ class Engine:
     def __init__(self, path: Path) -> None:
         from chdb import session as chdb_session
 
+        path = path.resolve()  # the process runs in user_files (see serve): relative would break
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.user_files = path / "user_files"
+        self.user_files.mkdir(exist_ok=True)
         self._session_cls = chdb_session.Session
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
@@ -392,6 +612,84 @@ class Engine:
                 sess.conn.close()
             self._sessions.clear()
         self._admin.close()
+
+
+# --- insert verification ----------------------------------------------------------------------------
+#
+# chdb's streaming insert (send_insert/append/finish) swallows every exception the table's sink
+# throws when the data is committed — NOT_ENOUGH_SPACE on a full disk, a violated CONSTRAINT, a
+# failing materialized view — and finish() reports the rows as written. The engine still counts
+# each exception in system.errors (per code: count, last message, last query id), and
+# system.session_query_ids lists this connection's query ids, so the endpoint compares the counters
+# around the insert and attributes new errors to it. Row counts cannot tell: a deduplicated insert
+# legitimately writes nothing, and other clients write to the same tables meanwhile.
+
+
+@dataclass(frozen=True)
+class ErrorCounters:
+    """system.errors before an insert, with where this connection's query ids start."""
+
+    values: dict[tuple[int, int], int]
+    sequence: int
+    own_query_id: str
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One row of system.errors after an insert; ``ours`` when its last error is the insert's."""
+
+    code: int
+    remote: int
+    name: str
+    value: int
+    ours: bool
+    message: str
+
+
+def _rows(conn: Any, sql: str) -> list[list[Any]]:
+    raw = conn.query(sql, "JSONCompactEachRow").bytes().decode("utf-8", errors="replace")
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def error_counters(conn: Any) -> ErrorCounters:
+    """The engine's error counters now, and this connection's last query sequence number."""
+    values = {(int(c), int(r)): int(v) for c, r, v in _rows(conn, "SELECT code, remote, value FROM system.errors")}
+    ((sequence, own),) = _rows(
+        conn, "SELECT ifNull(max(sequence_number), 0), queryID() FROM system.session_query_ids"
+    )
+    return ErrorCounters(values, int(sequence), str(own))
+
+
+def errors_since(conn: Any, before: ErrorCounters) -> list[ErrorRow]:
+    """system.errors rows whose count grew since ``before``; ``ours`` when the last error of the
+    code carries a query id this connection used after ``before`` (the insert's)."""
+    ours = (
+        "SELECT query_id FROM system.session_query_ids "
+        f"WHERE sequence_number > {before.sequence} AND query_id != {quote_literal(before.own_query_id)}"
+    )
+    rows = _rows(conn, f"SELECT code, remote, name, value, query_id IN ({ours}), last_error_message FROM system.errors")
+    return [
+        ErrorRow(int(code), int(remote), str(name), int(value), bool(mine), str(message))
+        for code, remote, name, value, mine, message in rows
+        if int(value) > before.values.get((int(code), int(remote)), 0)
+    ]
+
+
+def insert_failure(before: dict[tuple[int, int], int], grown: list[ErrorRow]) -> ClickHouseError | None:
+    """The error to report for an insert chdb called successful, None when it was.
+
+    An error counted during the insert is the insert's when its query id says so; when the count
+    of a code grew by more than one, a concurrent query's error of the same code may have
+    overwritten the insert's query id, so that counts as a failure too (a retry is safe for the
+    sink: its inserts carry deduplication tokens). One other query's error alone is not ours.
+    """
+    suspects = [
+        row for row in grown if row.ours or row.value - before.get((row.code, row.remote), 0) > 1
+    ]
+    if not suspects:
+        return None
+    row = min(suspects, key=lambda r: (not r.ours, r.code))
+    return ClickHouseError.make(row.code, row.name, row.message.rstrip("."))
 
 
 # --- the request ----------------------------------------------------------------------------------
@@ -470,12 +768,34 @@ class ServerConfig:
     user: str = "default"
     password: str = ""
     display_name: str = field(default_factory=socket.gethostname)
+    #: a second user whose every request is readonly=1 (the dashboards' user); None: no such user
+    reader: tuple[str, str] | None = None
+    #: threads executing requests; more requests wait in a queue, beyond it they get a 503
+    max_threads: int = 64
+    max_queued: int = 256
+    #: seconds a connection may wait for its next request (ClickHouse's keep_alive_timeout)
+    keep_alive_timeout: float = 10.0
+    #: seconds a read or write of a request in progress may stall (http_receive/send_timeout)
+    io_timeout: float = 30.0
 
 
-class ClickHouseHTTPServer(ThreadingHTTPServer):
-    """A threaded HTTP server that owns the engine."""
+@dataclass
+class _Connection:
+    sock: socket.socket
+    address: Any
+    handler: ClickHouseHandler | None = None
+    idle_since: float = field(default_factory=time.monotonic)
 
-    daemon_threads = True
+
+class ClickHouseHTTPServer(socketserver.TCPServer):
+    """An HTTP server that owns the engine, with a bounded number of threads.
+
+    A connection holds a thread only while a request is being read or answered: between requests
+    (and before the first) it waits in a selector, and is closed after ``keep_alive_timeout``.
+    Ready connections are served by at most ``max_threads`` workers; when ``max_queued`` more
+    wait already, a new request is answered 503 and closed, as an overloaded server would.
+    """
+
     allow_reuse_address = True
     request_queue_size = 128
 
@@ -484,6 +804,197 @@ class ClickHouseHTTPServer(ThreadingHTTPServer):
         self.engine = engine
         self.config = config
         self.inserts = InsertCounter()
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Connection] = queue.SimpleQueue()
+        self._pending = 0  # requests queued or being served
+        self._workers = 0
+        self._idle_workers = 0
+        self._incoming: list[_Connection] = []
+        self._closing = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="http-dispatch", daemon=True)
+        self._dispatcher.start()
+
+    # socketserver calls this in the accepting thread for every new connection
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._park(_Connection(request, client_address))
+
+    def _park(self, conn: _Connection) -> None:
+        conn.idle_since = time.monotonic()
+        with self._lock:
+            if self._closing:
+                self._close(conn)
+                return
+            self._incoming.append(conn)
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass  # the wake-up pipe is full: the dispatcher wakes anyway
+
+    def _dispatch_loop(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
+        parked: dict[int, _Connection] = {}
+        tick = min(1.0, self.config.keep_alive_timeout / 4)
+        while True:
+            for key, _ in selector.select(timeout=tick):
+                if key.data is None:
+                    try:
+                        while self._wake_r.recv(4096):
+                            pass
+                    except OSError:
+                        pass
+                    continue
+                conn = key.data
+                selector.unregister(conn.sock)
+                del parked[id(conn)]
+                if _peer_closed(conn.sock):
+                    self._close(conn)  # a client hanging up needs no worker (nor a slot)
+                else:
+                    self._submit(conn)
+            with self._lock:
+                incoming, self._incoming = self._incoming, []
+                closing = self._closing
+            for conn in incoming:
+                try:
+                    selector.register(conn.sock, selectors.EVENT_READ, conn)
+                    parked[id(conn)] = conn
+                except (ValueError, OSError):
+                    self._close(conn)
+            now = time.monotonic()
+            for conn in list(parked.values()):
+                if closing or now - conn.idle_since > self.config.keep_alive_timeout:
+                    selector.unregister(conn.sock)
+                    del parked[id(conn)]
+                    self._close(conn)
+            if closing:
+                selector.close()
+                return
+
+    def _submit(self, conn: _Connection) -> None:
+        with self._lock:
+            if self._pending >= self.config.max_threads + self.config.max_queued:
+                reject = True
+            else:
+                reject = False
+                self._pending += 1
+                spawn = self._idle_workers == 0 and self._workers < self.config.max_threads
+                if spawn:
+                    self._workers += 1
+                elif self._idle_workers:
+                    self._idle_workers -= 1  # reserved for this job
+                self._jobs.put(conn)
+        if reject:
+            self._reject(conn)
+        elif spawn:
+            threading.Thread(target=self._work_loop, name="http-worker", daemon=True).start()
+
+    def _work_loop(self) -> None:
+        while True:
+            try:
+                conn = self._jobs.get(timeout=30)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._idle_workers -= 1
+                        self._workers -= 1
+                        return
+                continue
+            try:
+                self._serve(conn)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    self._idle_workers += 1
+
+    def _serve(self, conn: _Connection) -> None:
+        """Answer the requests available on ``conn``, then park it again (or close it)."""
+        keep = False
+        try:
+            conn.sock.settimeout(self.config.io_timeout)
+            if conn.handler is None:
+                conn.handler = ClickHouseHandler.attach(conn.sock, conn.address, self)
+            handler = conn.handler
+            while True:
+                handler.close_connection = True
+                handler.handle_one_request()
+                if handler.close_connection:
+                    break
+                handler.wfile.flush()
+                if not _has_buffered_input(handler.rfile, conn.sock, self.config.io_timeout):
+                    keep = True
+                    break
+        except Exception:
+            log.exception("connection from %s failed", conn.address)
+        if keep:
+            self._park(conn)
+        else:
+            self._close(conn)
+
+    def _reject(self, conn: _Connection) -> None:
+        body = (
+            f"Code: 202. DB::Exception: Too many simultaneous queries. Maximum: {self.config.max_threads}. "
+            f"(TOO_MANY_SIMULTANEOUS_QUERIES) (version {self.engine.version})\n"
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+            f"X-ClickHouse-Exception-Code: 202\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        try:
+            conn.sock.setblocking(False)
+            conn.sock.send(head + body)
+        except OSError:
+            pass
+        self._close(conn)
+
+    def _close(self, conn: _Connection) -> None:
+        if conn.handler is not None:
+            try:
+                conn.handler.finish()
+            except Exception:
+                pass
+        self.shutdown_request(conn.sock)
+
+    def threads_in_use(self) -> int:
+        """Worker threads alive now (bounded by ``max_threads``)."""
+        with self._lock:
+            return self._workers
+
+    def server_close(self) -> None:
+        with self._lock:
+            self._closing = True
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._dispatcher.join(5)
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """True when a readable socket only says the client closed (or reset) it."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+
+
+def _has_buffered_input(rfile: Any, sock: socket.socket, timeout: float) -> bool:
+    """True when the next request is already readable (pipelined, or read ahead into ``rfile``):
+    it must be served now, as the selector would not see bytes already in the buffer."""
+    sock.setblocking(False)
+    try:
+        return bool(rfile.peek(1))
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(timeout)
 
 
 class ClickHouseHandler(BaseHTTPRequestHandler):
@@ -491,6 +1002,25 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: ClickHouseHTTPServer
+    user = "default"
+    reader = False
+
+    @classmethod
+    def attach(cls, sock: socket.socket, address: Any, server: ClickHouseHTTPServer) -> ClickHouseHandler:
+        """A handler for a connection whose requests the server feeds one by one (the base class
+        would serve the whole connection from its constructor, holding a thread while idle)."""
+        handler = cls.__new__(cls)
+        handler.request = sock
+        handler.client_address = address
+        handler.server = server
+        handler.setup()
+        return handler
+
+    def end_headers(self) -> None:
+        self.send_header("X-Newsetl-Endpoint", f"chdb {self.server.engine.version}")
+        if not self.close_connection:
+            self.send_header("Keep-Alive", f"timeout={int(self.server.config.keep_alive_timeout)}")
+        super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s " + format, self.address_string(), *args)
@@ -562,13 +1092,24 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
             params = dict(parse_qsl(url.query, keep_blank_values=True))
             query_id = params.get("query_id") or query_id
             user, password = self._credentials(params)
+            self.user, self.reader = user, False
             cfg = self.server.config
-            if user != cfg.user or not hmac.compare_digest(password.encode(), cfg.password.encode()):
+            known = [(cfg.user, cfg.password, False)]
+            if cfg.reader is not None:
+                known.append((cfg.reader[0], cfg.reader[1], True))
+            matched = [
+                reader for name, secret, reader in known
+                if user == name and hmac.compare_digest(password.encode(), secret.encode())
+            ]
+            if not matched:
                 raise ClickHouseError.make(
                     AUTHENTICATION_FAILED,
                     "AUTHENTICATION_FAILED",
                     f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
                 )
+            self.reader = matched[0]
+            if self.reader and path == INSERTS_PATH:
+                raise ClickHouseError.make(ACCESS_DENIED, "ACCESS_DENIED", f"{user}: Not enough privileges")
             if path == INSERTS_PATH:
                 self._send_simple(200, self.server.inserts.to_json())
                 return
@@ -592,7 +1133,7 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
                 except Exception:
                     self.close_connection = True
             self._send_error(err, query_id)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # a bug here must not kill the server thread silently
             log.exception("internal error")
@@ -621,7 +1162,13 @@ class Request:
         readonly = int(self.settings.pop("readonly", "0") or "0")
         if handler.command == "GET" and readonly == 0:
             readonly = 2
+        if handler.reader:
+            readonly = 1  # the dashboards' user, as deploy/clickhouse/users.d/newsetl_reader.xml
         self.readonly = readonly
+        self.user = handler.user
+        dialect = self.settings.get("dialect", "clickhouse").strip("'\"").lower()
+        if dialect != "clickhouse":
+            raise ClickHouseError.make(BAD_ARGUMENTS, "BAD_ARGUMENTS", "Only the clickhouse dialect is supported")
         self.compress = self.settings.get("enable_http_compression", "0") in ("1", "true")
         self.level = int(self.settings.get("http_zlib_compression_level", "3") or "3")
         for name in TRANSPORT_SETTINGS:
@@ -703,10 +1250,12 @@ class Request:
             restore = self._apply(conn, keep_state=sess is not None)
             try:
                 if split is not None:
+                    self._guard(conn, f"{split.statement} FORMAT {split.fmt}")
                     self._insert(conn, split, head)
                 else:
                     assert text is not None
-                    self._query(conn, text)
+                    canonical = self._guard(conn, text)
+                    self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)))
             finally:
                 restore()
         finally:
@@ -714,6 +1263,17 @@ class Request:
                 self.engine.release_session(sess)
             else:
                 conn.close()
+
+    def _guard(self, conn: Any, sql: str) -> str:
+        """Refuse what a ClickHouse server refuses (see :func:`check_query`), on the engine's own
+        rendering of the query: a query the engine cannot render is not run."""
+        try:
+            rendered = conn.query(f"SELECT formatQuerySingleLine({quote_literal(sql)})", "TabSeparatedRaw")
+        except Exception as exc:
+            raise canonical_error(exc) from exc
+        canonical = rendered.bytes().decode("utf-8", errors="replace").rstrip("\n")
+        check_query(canonical, self.readonly, self.engine.user_files, self.user)
+        return canonical
 
     def _headers(self, fmt: str | None, summary: dict[str, int]) -> dict[str, str]:
         headers = {
@@ -731,6 +1291,10 @@ class Request:
 
     def _insert(self, conn: Any, split: InsertSplit, head: bytes) -> None:
         started = time.monotonic_ns()
+        try:
+            before = error_counters(conn)
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from exc
         try:
             inserter = conn.send_insert(split.statement, split.fmt)
         except Exception as exc:
@@ -754,6 +1318,12 @@ class Request:
             except Exception:
                 pass
             raise ClickHouseError.from_engine(exc) from exc
+        try:
+            failure = insert_failure(before.values, errors_since(conn, before))
+        except Exception as exc:
+            raise ClickHouseError.from_engine(exc) from exc
+        if failure is not None:
+            raise failure
         self.h.server.inserts.count(split.statement, result.rows_written)
         summary = _summary(written_rows=result.rows_written, written_bytes=result.bytes_written, started=started)
         headers = self._headers(None, summary)
@@ -764,7 +1334,7 @@ class Request:
         self.h.send_header("Content-Length", "0")
         self.h.end_headers()
 
-    def _query(self, conn: Any, sql: str) -> None:
+    def _query(self, conn: Any, sql: str, streamable: bool = True) -> None:
         started = time.monotonic_ns()
         default_format = self.params.get("default_format") or "TabSeparated"
         fmt = output_format(sql, default_format)
@@ -773,6 +1343,10 @@ class Request:
         result = None
         try:
             try:
+                # only SELECTs stream; trying others raises an engine error, which would count
+                # in system.errors and blur the verification of concurrent inserts
+                if not streamable:
+                    raise RuntimeError("Streaming query is not supported")
                 stream = conn.send_query(sql, default_format, params=self.query_params or None)
                 first = _next_chunk(stream) or b""
             except Exception as exc:
@@ -895,6 +1469,9 @@ def _content_type(fmt: str) -> str:
 def serve(host: str, port: int, path: Path, config: ServerConfig, ready: Callable[[], None] | None = None) -> None:
     """Serve until SIGTERM/SIGINT (or ``server.shutdown()``)."""
     engine = Engine(path)
+    # relative paths of file() and the File engine are relative to the working directory in chdb
+    # (clickhouse-local); a server's are relative to user_files_path
+    os.chdir(engine.user_files)
     server = ClickHouseHTTPServer((host, port), engine, config)
     stop = threading.Event()
 
@@ -933,12 +1510,34 @@ def main(argv: list[str] | None = None) -> int:
         "--password-file", type=Path, default=None, help="file holding the password (not on the command line)"
     )
     parser.add_argument("--display-name", default=socket.gethostname())
+    parser.add_argument(
+        "--reader-user", default=None, help="a read-only user (every request readonly=1), e.g. for dashboards"
+    )
+    parser.add_argument("--reader-password-file", type=Path, default=None, help="file holding the reader's password")
+    parser.add_argument("--max-threads", type=int, default=64, help="requests executed at once (default 64)")
+    parser.add_argument("--max-queued", type=int, default=256, help="requests waiting beyond that before 503")
+    parser.add_argument(
+        "--keep-alive-timeout", type=float, default=10.0, help="seconds an idle connection is kept (default 10)"
+    )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     password = args.password_file.read_text().strip("\n") if args.password_file else ""
+    reader = None
+    if args.reader_user:
+        secret = args.reader_password_file.read_text().strip("\n") if args.reader_password_file else ""
+        reader = (args.reader_user, secret)
+    config = ServerConfig(
+        args.user,
+        password,
+        args.display_name,
+        reader=reader,
+        max_threads=max(1, args.max_threads),
+        max_queued=max(0, args.max_queued),
+        keep_alive_timeout=max(0.1, args.keep_alive_timeout),
+    )
     try:
-        serve(args.host, args.port, args.path, ServerConfig(args.user, password, args.display_name))
+        serve(args.host, args.port, args.path, config)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

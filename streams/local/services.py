@@ -7,7 +7,9 @@ directory (``<data_dir>/kafka/`` and ``<data_dir>/clickhouse/``), so ``newsetl u
 - :func:`up` starts whatever is not running yet (starting twice is harmless) and waits until
   both answer (a Kafka Metadata request, ClickHouse ``SELECT version()``), polling with a deadline;
 - :func:`down` stops them (SIGTERM, wait, SIGKILL after a deadline);
-- :func:`status` reports address, pid, version and health of each.
+- :func:`status` reports address, pid, version and health of each; the ClickHouse endpoint is
+  identified by its ``X-ClickHouse-*`` headers (another HTTP server on the port is "not a
+  ClickHouse endpoint") and a wrong password is reported as "authentication failed".
 
 The functions are quiet; pass ``progress`` (e.g. ``rich`` console printing) to see the steps.
 User-facing problems raise :class:`ServiceError` with a one-line message.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,7 +28,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -187,8 +190,57 @@ def _log_tail(path: Path, lines: int = 3) -> str:
 # --- health -----------------------------------------------------------------------------------------
 
 
-def clickhouse_version(settings: Settings, timeout: float = 2.0) -> str | None:
-    """``SELECT version()`` over HTTP; None when the endpoint does not answer correctly."""
+@dataclass(frozen=True)
+class ClickHouseProbe:
+    """What answered on the ClickHouse URL: a version, or why it is not a usable endpoint."""
+
+    version: str | None = None
+    server: str = "ClickHouse"
+    problem: str = ""
+    auth_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.version is not None and not self.problem
+
+
+_AUTH_CODES = {"516", "192", "193", "194"}  # AUTHENTICATION_FAILED, UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD
+_VERSION = re.compile(r"^\d+(\.\d+){1,4}(-\w+)?$")
+
+
+def identify_clickhouse(status: int, headers: Mapping[str, str], body: bytes) -> ClickHouseProbe:
+    """Judge the answer to ``SELECT version()``: only a ClickHouse server (or our chdb endpoint)
+    sets ``X-ClickHouse-*`` headers; any other HTTP server on the port is not an endpoint."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    text = body.decode("utf-8", errors="replace").strip()
+    first_line = text.splitlines()[0][:200] if text else ""
+    is_clickhouse = any(
+        name in lower
+        for name in ("x-clickhouse-server-display-name", "x-clickhouse-query-id", "x-clickhouse-exception-code")
+    )
+    if not is_clickhouse:
+        kind = lower.get("content-type", "no content type").split(";")[0]
+        return ClickHouseProbe(problem=f"not a ClickHouse endpoint (HTTP {status}, {kind})")
+    server = "chdb" if "x-newsetl-endpoint" in lower else "ClickHouse"
+    code = lower.get("x-clickhouse-exception-code") or ""
+    if not code:
+        match = re.match(r"Code: (\d+)\.", text)
+        code = match.group(1) if match else ""
+    if code in _AUTH_CODES:
+        return ClickHouseProbe(
+            server=server,
+            problem=f"authentication failed (code {code}): check NEWSETL_CLICKHOUSE_USER and NEWSETL_CLICKHOUSE_PASSWORD",
+            auth_failed=True,
+        )
+    if status != 200 or code:
+        return ClickHouseProbe(server=server, problem=f"error HTTP {status}: {first_line}")
+    if not _VERSION.match(text):
+        return ClickHouseProbe(server=server, problem=f"unexpected answer to SELECT version(): {first_line!r}")
+    return ClickHouseProbe(version=text, server=server)
+
+
+def probe_clickhouse(settings: Settings, timeout: float = 2.0) -> ClickHouseProbe:
+    """``SELECT version()`` over HTTP, judged by :func:`identify_clickhouse`."""
     url = settings.clickhouse_url.rstrip("/") + "/?query=" + quote("SELECT version()")
     request = urllib.request.Request(url)
     user = settings.clickhouse_user
@@ -197,11 +249,26 @@ def clickhouse_version(settings: Settings, timeout: float = 2.0) -> str | None:
     request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            if response.status != 200:
-                return None
-            return response.read().decode().strip() or None
-    except (OSError, urllib.error.URLError, ValueError):
-        return None
+            return identify_clickhouse(response.status, dict(response.headers), response.read(65536))
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return identify_clickhouse(exc.code, dict(exc.headers or {}), exc.read(65536))
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return ClickHouseProbe(problem=f"not answering: {reason}")
+
+
+def clickhouse_version(settings: Settings, timeout: float = 2.0) -> str | None:
+    """``SELECT version()`` over HTTP; None when the endpoint does not answer correctly."""
+    return probe_clickhouse(settings, timeout).version
+
+
+def _clickhouse_ready(settings: Settings) -> bool:
+    """Start-up check: answering; a wrong password or a foreign server stops the wait at once."""
+    probe = probe_clickhouse(settings, timeout=1.0)
+    if probe.auth_failed or probe.problem.startswith("not a ClickHouse endpoint"):
+        raise ServiceError(f"ClickHouse at {settings.clickhouse_url}: {probe.problem}")
+    return probe.ok
 
 
 def _status_detail(pid: int | None, healthy: bool, logs: Path) -> str:
@@ -222,12 +289,14 @@ def _kafka_status(settings: Settings) -> ServiceStatus:
 
 def _clickhouse_status(settings: Settings) -> ServiceStatus:
     pid = _running_pid(settings, CLICKHOUSE)
-    version = clickhouse_version(settings)
-    healthy = version is not None
-    detail = _status_detail(pid, healthy, _log_file(settings, CLICKHOUSE))
-    return ServiceStatus(
-        CLICKHOUSE, settings.clickhouse_url, pid, pid is not None, healthy, version and f"chdb {version}", detail
-    )
+    probe = probe_clickhouse(settings)
+    healthy = probe.ok
+    if probe.auth_failed or probe.problem.startswith(("not a ClickHouse", "error", "unexpected")):
+        detail = probe.problem
+    else:
+        detail = _status_detail(pid, healthy, _log_file(settings, CLICKHOUSE))
+    version = f"{probe.server} {probe.version}" if probe.version else None
+    return ServiceStatus(CLICKHOUSE, settings.clickhouse_url, pid, pid is not None, healthy, version, detail)
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
@@ -329,7 +398,7 @@ def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStat
                     CLICKHOUSE,
                     proc,
                     time.monotonic() + CLICKHOUSE_START_TIMEOUT,
-                    lambda: clickhouse_version(settings, timeout=1.0) is not None,
+                    lambda: _clickhouse_ready(settings),
                 )
             )
         else:
