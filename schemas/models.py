@@ -61,6 +61,8 @@ class DocSummary(BaseModel):
     title: str | None = None
     script: Literal["simplified", "traditional"]
     regions: list[str] = []
+    #: GB/T 2260 codes of ``regions``, in the same order (records from before read as []).
+    region_codes: list[str] = []
     topics: list[str] = []
     topic_scores: dict[str, float] = {}
 
@@ -88,6 +90,7 @@ class MetricResult(BaseModel):
     metric: str = "other"
     topic: str = "other"
     region: str = ""
+    region_code: str = ""  # GB/T 2260 code of ``region`` ("" when unknown or for older records)
     year: int | None = None
     paragraph_index: int
     #: The year an analyst files the figure under, and how it was found: written | relative |

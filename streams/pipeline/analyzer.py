@@ -71,7 +71,7 @@ class Pipeline:
         topics, topic_scores = classify_document(decisions, [len(p.text) for p in doc.paragraphs], self.topic_rules)
         return Analysis(
             doc=DocInfo(title=title, script=doc.script, regions=regions.names, topics=topics,
-                        topic_scores=topic_scores),
+                        topic_scores=topic_scores, region_codes=regions.codes),
             paragraphs=_paragraph_topics(doc, decisions),
             metrics=metrics,
             text=doc.text,

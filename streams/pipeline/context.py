@@ -37,6 +37,7 @@ from streams.pipeline.regions import (
     most_specific,
     province_of,
     region_by_name,
+    region_code,
     resolve_mentions,
 )
 from streams.pipeline.types import Metric, Paragraph, Sentence, YearBasis
@@ -54,7 +55,8 @@ _COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支")
 def attach_context(found: list[SentenceFigures], regions: DocumentRegions, paragraphs: list[Paragraph],
                    lexicon: MetricLexicon, dates: DocDates | None = None) -> list[Metric]:
     """The metrics of the figures ``found`` in a document (in their order)."""
-    context = _RegionContext(doc_region=regions.main, paragraphs=paragraphs, mentions=regions.mentions)
+    context = _RegionContext(doc_region=regions.main, paragraphs=paragraphs, mentions=regions.mentions,
+                             demoted=regions.demoted)
     dates = dates or DocDates()
     metrics: list[Metric] = []
     for group in found:
@@ -82,7 +84,8 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 subject=subject or figure.left.strip()[-12:],
                 metric=figure.metric,
                 topic=figure.topic,
-                region=context.for_figure(sentence, figure.left, figure.start, figure.unit),
+                region=(region := context.for_figure(sentence, figure.left, figure.start, figure.unit)),
+                region_code=region_code(region),
                 year=year,
                 ref_year=ref_year,
                 year_basis=basis,
@@ -284,12 +287,14 @@ class _RegionContext:
 
     A paragraph that names no region inherits one: from the paragraph before when that one stops
     mid-sentence (e-paper line breaks: ``941名贫⏎⏎困人口``), and for a list item (``——教育扶贫。…``)
-    from the paragraph that introduced the list (``以淇县为例：``).
+    from the paragraph that introduced the list (``以淇县为例：``). Partners, destinations, venues
+    and list members (``DocumentRegions.demoted``) give no figure its region.
     """
 
     doc_region: str
     paragraphs: list[Paragraph]
     mentions: list[tuple[int, tuple[str, ...]]]  # scan_mentions of the whole document text
+    demoted: frozenset[int] = frozenset()  # starts of the mentions that are not where the article is
     _mention_starts: list[int] = field(default_factory=list)
     _sentence_cache: dict[int, tuple[list[tuple[int, Region]], str]] = field(default_factory=dict)
     _paragraph_regions: dict[int, str] = field(default_factory=dict)
@@ -300,7 +305,8 @@ class _RegionContext:
         hi = bisect_left(self._mention_starts, end, lo)
         if lo == hi:
             return []
-        return [(at - start, region) for at, region in resolve_mentions(self.mentions[lo:hi])]
+        demoted = self.demoted
+        return [(at - start, region) for at, region in resolve_mentions(self.mentions[lo:hi]) if at not in demoted]
 
     def __post_init__(self) -> None:
         self._mention_starts = [start for start, _ in self.mentions]

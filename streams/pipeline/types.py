@@ -82,6 +82,7 @@ class Metric:
     paragraph_index: int
     ref_year: int | None = None
     year_basis: YearBasis = "none"
+    region_code: str = ""  # GB/T 2260 code of ``region``; "" when it is ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ class DocInfo:
     regions: list[str]
     topics: list[str]
     topic_scores: dict[str, float]
+    #: GB/T 2260 codes of ``regions``, in the same order.
+    region_codes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ def to_analysis_result(analysis: Analysis, doc_id: str | None = None) -> Analysi
     return AnalysisResult(
         doc=DocSummary(
             doc_id=doc_id or doc_id_for(analysis.text), title=doc.title, script=doc.script,
-            regions=doc.regions, topics=doc.topics, topic_scores=doc.topic_scores,
+            regions=doc.regions, region_codes=doc.region_codes, topics=doc.topics,
+            topic_scores=doc.topic_scores,
         ),
         paragraphs=[
             ParagraphResult(index=p.index, text=p.text, topics=p.topics, scores=p.scores, evidence=p.evidence)
@@ -28,7 +29,8 @@ def to_analysis_result(analysis: Analysis, doc_id: str | None = None) -> Analysi
             MetricResult(
                 sentence=m.sentence, span=m.span, char_start=m.char_start, char_end=m.char_end, value=m.value,
                 value_low=m.value_low, value_high=m.value_high, unit=m.unit, qualifier=m.qualifier,
-                subject=m.subject, metric=m.metric, topic=m.topic, region=m.region, year=m.year,
+                subject=m.subject, metric=m.metric, topic=m.topic, region=m.region,
+                region_code=m.region_code, year=m.year,
                 paragraph_index=m.paragraph_index, ref_year=m.ref_year, year_basis=m.year_basis,
             )
             for m in analysis.metrics

@@ -17,6 +17,7 @@ DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",
     "pipeline_version", "script", "text", "char_count", "token_count", "paragraph_count",
     "metric_count", "topics", "topic_scores", "regions", "keywords", "kafka_partition", "kafka_offset",
+    "region_codes",
 )
 PARAGRAPH_COLUMNS = (
     "doc_id", "paragraph_index", "text", "topics", "scores", "evidence", "published_at",
@@ -25,7 +26,7 @@ PARAGRAPH_COLUMNS = (
 METRIC_COLUMNS = (
     "doc_id", "paragraph_index", "sentence", "span", "char_start", "char_end", "value", "value_low",
     "value_high", "unit", "qualifier", "subject", "metric", "topic", "region", "year", "published_at",
-    "pipeline_version", "processed_at", "ref_year", "year_basis",
+    "pipeline_version", "processed_at", "ref_year", "year_basis", "region_code",
 )
 DLQ_COLUMNS = (
     "error", "detail", "source_topic", "source_partition", "source_offset", "doc_id", "payload",
@@ -55,7 +56,7 @@ def document_row(doc: EnrichedDocument) -> list[Any]:
         doc.pipeline_version, result.doc.script, result.text, len(result.text), result.token_count,
         len(result.paragraphs), len(result.metrics), list(result.doc.topics),
         dict(result.doc.topic_scores), list(result.doc.regions), list(result.keywords),
-        doc.kafka_partition, doc.kafka_offset,
+        doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes),
     ]
 
 
@@ -73,7 +74,8 @@ def metric_rows(doc: EnrichedDocument) -> list[list[Any]]:
     return [
         [doc.raw.doc_id, m.paragraph_index, m.sentence, m.span, m.char_start, m.char_end, m.value,
          m.value_low, m.value_high, m.unit, m.qualifier, m.subject, m.metric, m.topic, m.region,
-         m.year, published, doc.pipeline_version, processed, m.ref_year, m.year_basis]
+         m.year, published, doc.pipeline_version, processed, m.ref_year, m.year_basis,
+         m.region_code]
         for m in doc.analysis.metrics
     ]
 

@@ -13,11 +13,11 @@ from streams.settings import Settings
 
 SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
-DOC_KEYS = ["doc_id", "title", "script", "regions", "topics", "topic_scores"]
+DOC_KEYS = ["doc_id", "title", "script", "regions", "region_codes", "topics", "topic_scores"]
 PARAGRAPH_KEYS = ["index", "text", "topics", "scores"]
 METRIC_KEYS = ["sentence", "span", "char_start", "char_end", "value", "value_low", "value_high", "unit",
-               "qualifier", "subject", "metric", "topic", "region", "year", "paragraph_index", "ref_year",
-               "year_basis"]
+               "qualifier", "subject", "metric", "topic", "region", "region_code", "year", "paragraph_index",
+               "ref_year", "year_basis"]
 
 
 def run(paths: list[Path], fmt: str = "json") -> tuple[int, str, str]:

@@ -12,10 +12,11 @@ METRIC = Metric(
     sentence="投入2亿余元。", span="2亿余元", char_start=2, char_end=6, value=200_000_000.0, value_low=None,
     value_high=None, unit="元", qualifier="approx", subject="投入", metric="investment", topic="产业",
     region="河南省鹤壁市淇县", year=None, paragraph_index=0, ref_year=2021, year_basis="relative",
+    region_code="410622",
 )
 ANALYSIS = Analysis(
     doc=DocInfo(title="淇县", script="simplified", regions=["河南省鹤壁市淇县"], topics=["产业"],
-                topic_scores={"产业": 0.6, "健康": 0.0}),
+                topic_scores={"产业": 0.6, "健康": 0.0}, region_codes=["410622"]),
     paragraphs=[ParagraphTopics(index=0, text="投入2亿余元。", topics=["产业"], scores={"产业": 0.6},
                                 evidence={"产业": ["投入"]})],
     metrics=[METRIC],
@@ -28,8 +29,8 @@ ANALYSIS = Analysis(
 
 def test_every_field_is_copied():
     assert to_analysis_result(ANALYSIS, doc_id="d1") == AnalysisResult(
-        doc=DocSummary(doc_id="d1", title="淇县", script="simplified", regions=["河南省鹤壁市淇县"], topics=["产业"],
-                       topic_scores={"产业": 0.6, "健康": 0.0}),
+        doc=DocSummary(doc_id="d1", title="淇县", script="simplified", regions=["河南省鹤壁市淇县"],
+                       region_codes=["410622"], topics=["产业"], topic_scores={"产业": 0.6, "健康": 0.0}),
         paragraphs=[ParagraphResult(index=0, text="投入2亿余元。", topics=["产业"], scores={"产业": 0.6},
                                     evidence={"产业": ["投入"]})],
         metrics=[MetricResult(**dataclasses.asdict(METRIC))],

@@ -32,3 +32,20 @@ def test_metric_rows_carry_the_reference_year(enriched):
     # a record enriched before the fields existed reads as undated
     old = dict(zip(METRIC_COLUMNS, table_rows([enriched(metrics=1)])["metrics"][0], strict=True))
     assert (old["ref_year"], old["year_basis"]) == (None, "none")
+
+
+def test_rows_carry_the_region_codes(enriched):
+    doc = enriched(metrics=1)
+    doc.analysis.metrics[0] = doc.analysis.metrics[0].model_copy(
+        update={"region": "贵州省黔南布依族苗族自治州", "region_code": "522700"})
+    doc.analysis.doc = doc.analysis.doc.model_copy(
+        update={"regions": ["贵州省黔南布依族苗族自治州", "广东省"], "region_codes": ["522700", "440000"]})
+    rows = table_rows([doc])
+    metric = dict(zip(METRIC_COLUMNS, rows["metrics"][0], strict=True))
+    document = dict(zip(DOCUMENT_COLUMNS, rows["documents"][0], strict=True))
+    assert (metric["region"], metric["region_code"]) == ("贵州省黔南布依族苗族自治州", "522700")
+    assert (document["regions"], document["region_codes"]) == (["贵州省黔南布依族苗族自治州", "广东省"], ["522700", "440000"])
+    # a record enriched before the fields existed has no codes
+    old = table_rows([enriched(metrics=1)])
+    assert dict(zip(METRIC_COLUMNS, old["metrics"][0], strict=True))["region_code"] == ""
+    assert dict(zip(DOCUMENT_COLUMNS, old["documents"][0], strict=True))["region_codes"] == []
