@@ -2,7 +2,8 @@
 -- `year_basis` how it was found (written | relative | document | published | none; see DESIGN.md).
 -- Idempotent on an existing database: the columns are added once (rows written before read as
 -- NULL / 'none' until a replay brings them to the new pipeline version), and the views that
--- select `*` from metrics are re-created, because a view keeps the columns it was created with.
+-- select `*` from metrics are re-created, because a view keeps the columns it was created with
+-- (here, not only in 005: dash_metric_totals below reads ref_year through metrics_latest).
 ALTER TABLE {db}.metrics ADD COLUMN IF NOT EXISTS ref_year Nullable(UInt16);
 
 ALTER TABLE {db}.metrics ADD COLUMN IF NOT EXISTS year_basis LowCardinality(String) DEFAULT 'none';

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from streams.retry import Backoff, PollTimeout, poll_until
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
 from streams.stream.kafka_clients import make_consumer, make_producer
@@ -66,16 +66,32 @@ class WorkerProcess:
 
 def poll(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.3,
          on_timeout: Callable[[], str] | None = None) -> Any:
-    """Call ``check`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Call ``check`` until it returns a truthy value (returned); fail with ``what`` after
+    ``timeout`` seconds, showing the last value and ``on_timeout()``."""
     last: Any = None
-    while time.monotonic() < deadline:
+
+    def holds() -> bool:
+        nonlocal last
         last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    extra = on_timeout() if on_timeout else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}")
+        return bool(last)
+
+    try:
+        poll_until(holds, timeout, what, backoff=Backoff(start=interval, cap=interval))
+    except PollTimeout:
+        extra = on_timeout() if on_timeout else ""
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{extra}") from None
+    return last
+
+
+def stop_clickhouse(settings: Settings) -> None:
+    """SIGTERM the stack's ClickHouse endpoint and wait until its process is gone (not only
+    silent: ``services.up`` would otherwise find it still running)."""
+    from streams.local import services
+
+    pid_file = settings.data_dir / "clickhouse" / "clickhouse.pid"
+    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+    poll(lambda: next(s for s in services.status(settings) if s.name == "clickhouse").pid is None, 60,
+         "the ClickHouse endpoint to exit")
 
 
 def scalar(settings: Settings, sql: str, **params: Any) -> Any:

@@ -14,12 +14,9 @@ import socket
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import clickhouse_connect
 import pytest
@@ -30,6 +27,7 @@ from streams.retry import Backoff, poll_until
 from streams.settings import Settings
 from streams.stream.sink import RetryingInserter
 from tests.integration.conftest import free_ports
+from tests.integration.test_local_stack import _http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,17 +69,6 @@ def endpoint() -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], Settings
 def _client(settings: Settings, **kwargs: object) -> object:
     host, port = settings.clickhouse_host_port
     return clickhouse_connect.get_client(host=host, port=port, **kwargs)
-
-
-def _http(settings: Settings, params: dict[str, str], body: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, object, bytes]:
-    url = settings.clickhouse_url.rstrip("/") + "/?" + urlencode(params)
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
 
 
 # --- 1. a full disk -------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from tests.integration.etl_helpers import (
     read_topic,
     scalar,
     send_raw,
+    stop_clickhouse,
     topic_size,
 )
 
@@ -243,9 +242,7 @@ def test_clickhouse_outage_is_retried_and_nothing_is_acked_early(make_stack_sett
     poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") == 20, 180, "the first 20",
          on_timeout=worker.log_tail)
 
-    pid_file = own.data_dir / "clickhouse" / "clickhouse.pid"
-    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-    poll(lambda: not next(s for s in services.status(own) if s.name == "clickhouse").healthy, 60, "ClickHouse down")
+    stop_clickhouse(own)
     send_generated(settings, generated_documents(200, start=20))
     # Enrichment goes on without ClickHouse; the sink holds its batch and keeps retrying.
     poll(lambda: topic_size(settings, settings.enriched_topic) >= 220, 180, "the enriched documents",

@@ -5,8 +5,6 @@ the DLQ while the stream goes on."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 from pydantic import SecretStr
@@ -15,18 +13,10 @@ from streams.bench.etl import generated_documents
 from streams.local import services
 from streams.store.clickhouse import apply_migrations, make_client
 from streams.stream.poison import InflightMarks
-from tests.integration.etl_helpers import isolated, poll, read_topic, scalar, topic_size
+from tests.integration.etl_helpers import isolated, poll, read_topic, scalar, stop_clickhouse, topic_size
 from tests.integration.test_etl import send_generated
 
 PAUSED = "sink paused until an operator fixes ClickHouse"
-
-
-def stop_clickhouse(settings) -> None:
-    """SIGTERM the stack's ClickHouse endpoint and wait until its process is gone."""
-    pid_file = settings.data_dir / "clickhouse" / "clickhouse.pid"
-    os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-    poll(lambda: next(s for s in services.status(settings) if s.name == "clickhouse").pid is None, 60,
-         "the ClickHouse endpoint to exit")
 
 
 def dlq_kinds(settings) -> list[str]:
