@@ -56,6 +56,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -315,6 +316,11 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def quote_identifier(value: str) -> str:
+    """A ClickHouse identifier in backquotes (backslash and backquote escaped)."""
+    return "`" + value.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
 # --- what a ClickHouse server refuses ---------------------------------------------------------------
 #
 # chdb runs the engine as clickhouse-local, which trusts its user: INTO OUTFILE/FROM INFILE write and
@@ -350,6 +356,7 @@ _ATTACH_FROM = re.compile(r"^\s*ATTACH\b.*?\bFROM\s+'(\d+)'", re.IGNORECASE | re
 _DISK_CALL = re.compile(r"\bdisk\s*\(", re.IGNORECASE)
 _DIALECT = re.compile(r"\bdialect\s*=\s*'(\d+)'", re.IGNORECASE)
 _STREAMABLE = re.compile(r"^\s*\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
+_SESSION_STATEMENT = re.compile(r"^\s*(SET|USE)\b", re.IGNORECASE)
 _FORMAT_WRAPPER = re.compile(r"(?:: )?In scope SELECT formatQuerySingleLine\(.*?(?=\. \([A-Z][A-Z0-9_]*\)\s*$)", re.DOTALL)
 
 
@@ -540,12 +547,92 @@ class InsertCounter:
 # --- the engine -----------------------------------------------------------------------------------
 
 
+_DATABASE = ""  # the key of the current database among a session's overlaid settings
+
+
 @dataclass
 class _Session:
+    """A ClickHouse HTTP session: one chdb connection keeping its ``SET``/``USE`` state.
+
+    A request's URL settings (and ``database``) apply to that request only. They are laid over the
+    session's own values and left in place after the request: the next request changes only what
+    differs (most clients send the same settings every time), and values no longer asked for go
+    back to the session's own before anything runs.
+    """
+
     conn: Any
     lock: threading.Lock = field(default_factory=threading.Lock)
     timeout: float = 60.0
     last_used: float = field(default_factory=time.monotonic)
+    #: overlaid name -> the session's own value under it; ``_DATABASE`` for the current database
+    own: dict[str, str] = field(default_factory=dict)
+    #: overlaid name -> the value applied now
+    applied: dict[str, str] = field(default_factory=dict)
+
+    def overlay(self, wanted: dict[str, str]) -> None:
+        """Make exactly ``wanted`` overlaid on the session's own values."""
+        for name in [n for n in self.applied if n not in wanted]:
+            self._set(name, self.own.pop(name))
+            del self.applied[name]
+        new = [n for n in wanted if n not in self.applied]
+        if new:
+            settings = [n for n in new if n != _DATABASE]
+            listed = ", ".join(quote_literal(n) for n in settings) or "''"
+            rows = self.conn.query(
+                f"SELECT name, value FROM system.settings WHERE name IN ({listed}) "
+                "UNION ALL SELECT '', currentDatabase()",
+                "TabSeparatedRaw",
+            ).bytes()
+            current = dict(line.split("\t", 1) for line in rows.decode().splitlines())
+            for name in new:
+                if name not in current:  # chdb refuses the SET below with UNKNOWN_SETTING
+                    self._set(name, wanted[name])
+                self.own[name] = current[name]
+        for name, value in wanted.items():
+            if self.applied.get(name) != value:
+                self._set(name, value)
+                self.applied[name] = value
+
+    def reset(self) -> None:
+        """Back to the session's own values (before a statement that changes them)."""
+        try:
+            self.overlay({})
+        finally:
+            self.own.clear()
+            self.applied.clear()
+
+    def _set(self, name: str, value: str) -> None:
+        if name == _DATABASE:
+            self.conn.query("USE " + quote_identifier(value))
+        else:
+            self.conn.query(f"SET {name} = {quote_literal(value)}")
+
+
+class Renderings:
+    """The engine's rendering of recent query texts (dashboards and clients repeat theirs): the
+    rendering depends on the text alone, and costs a query of its own (~1 ms)."""
+
+    MAX_ENTRIES = 1024
+    MAX_TEXT = 64 << 10
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, sql: str) -> str | None:
+        with self._lock:
+            canonical = self._items.get(sql)
+            if canonical is not None:
+                self._items.move_to_end(sql)
+            return canonical
+
+    def put(self, sql: str, canonical: str) -> None:
+        if len(sql) > self.MAX_TEXT:
+            return
+        with self._lock:
+            self._items[sql] = canonical
+            while len(self._items) > self.MAX_ENTRIES:
+                self._items.popitem(last=False)
 
 
 class Engine:
@@ -562,6 +649,7 @@ class Engine:
         self._session_cls = chdb_session.Session
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
+        self.renderings = Renderings()
         self._admin = self.connect()
         row = self._admin.query("SELECT version(), timezone()", "TabSeparated").bytes().decode()
         self.version, self.timezone = row.strip().split("\t")
@@ -819,6 +907,12 @@ class ClickHouseHTTPServer(socketserver.TCPServer):
 
     # socketserver calls this in the accepting thread for every new connection
     def process_request(self, request: Any, client_address: Any) -> None:
+        # a response is headers then body: with Nagle the second small write waits for the
+        # client's delayed ACK of the first (~40 ms per request)
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self._park(_Connection(request, client_address))
 
     def _park(self, conn: _Connection) -> None:
@@ -1201,38 +1295,17 @@ class Request:
         return text, None, b""
 
     # --- settings ---
-    def _apply(self, conn: Any, keep_state: bool) -> Callable[[], None]:
-        """Apply database and settings to ``conn``; return the undo (for session connections)."""
-        undo: list[str] = []
-        names = list(self.settings)
-        if keep_state and (names or "database" in self.params):
-            listed = ", ".join(quote_literal(n) for n in names) or "''"
-            rows = conn.query(
-                f"SELECT name, value FROM system.settings WHERE name IN ({listed}) "
-                "UNION ALL SELECT '', currentDatabase()",
-                "TabSeparatedRaw",
-            ).bytes()
-            for line in rows.decode().splitlines():
-                name, _, value = line.partition("\t")
-                undo.append(f"USE `{value}`" if name == "" else f"SET {name} = {quote_literal(value)}")
+    def _apply(self, conn: Any) -> None:
+        """Apply database and settings to a fresh connection (it is closed after the request)."""
         try:
             if self.params.get("database"):
-                conn.query("USE " + "`" + self.params["database"].replace("`", "\\`") + "`")
+                conn.query("USE " + quote_identifier(self.params["database"]))
             for name, value in self.settings.items():
                 conn.query(f"SET {name} = {quote_literal(value)}")
             if self.readonly:
                 conn.query(f"SET readonly = {self.readonly}")
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
-
-        def restore() -> None:
-            for stmt in undo:
-                try:
-                    conn.query(stmt)
-                except Exception:
-                    log.warning("could not restore session state: %s", stmt)
-
-        return restore
 
     # --- execution ---
     def run(self) -> None:
@@ -1247,17 +1320,27 @@ class Request:
         else:
             conn = self.engine.connect()
         try:
-            restore = self._apply(conn, keep_state=sess is not None)
-            try:
-                if split is not None:
-                    self._guard(conn, f"{split.statement} FORMAT {split.fmt}")
-                    self._insert(conn, split, head)
-                else:
-                    assert text is not None
-                    canonical = self._guard(conn, text)
-                    self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)))
-            finally:
-                restore()
+            if sess is None:
+                self._apply(conn)
+            else:
+                wanted = dict(self.settings)
+                if self.params.get("database"):
+                    wanted[_DATABASE] = self.params["database"]
+                try:
+                    sess.overlay(wanted)
+                except Exception as exc:
+                    sess.reset()
+                    raise ClickHouseError.from_engine(exc) from exc
+            if split is not None:
+                self._guard(conn, f"{split.statement} FORMAT {split.fmt}")
+                self._insert(conn, split, head)
+            else:
+                assert text is not None
+                canonical = self._guard(conn, text)
+                if sess is not None and _SESSION_STATEMENT.match(canonical):
+                    # SET/USE change the session's own values: run them on those, as ClickHouse does
+                    sess.reset()
+                self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)))
         finally:
             if sess is not None:
                 self.engine.release_session(sess)
@@ -1267,11 +1350,14 @@ class Request:
     def _guard(self, conn: Any, sql: str) -> str:
         """Refuse what a ClickHouse server refuses (see :func:`check_query`), on the engine's own
         rendering of the query: a query the engine cannot render is not run."""
-        try:
-            rendered = conn.query(f"SELECT formatQuerySingleLine({quote_literal(sql)})", "TabSeparatedRaw")
-        except Exception as exc:
-            raise canonical_error(exc) from exc
-        canonical = rendered.bytes().decode("utf-8", errors="replace").rstrip("\n")
+        canonical = self.engine.renderings.get(sql)
+        if canonical is None:
+            try:
+                rendered = conn.query(f"SELECT formatQuerySingleLine({quote_literal(sql)})", "TabSeparatedRaw")
+            except Exception as exc:
+                raise canonical_error(exc) from exc
+            canonical = rendered.bytes().decode("utf-8", errors="replace").rstrip("\n")
+            self.engine.renderings.put(sql, canonical)
         check_query(canonical, self.readonly, self.engine.user_files, self.user)
         return canonical
 
