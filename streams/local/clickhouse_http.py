@@ -52,6 +52,7 @@ import signal
 import socket
 import socketserver
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -63,6 +64,9 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
+
+from streams.local import formats
+from streams.local.blocks import BlockCompressor, BlockDecompressor, BlockError
 
 log = logging.getLogger("newsetl.clickhouse_http")
 
@@ -104,6 +108,7 @@ TRANSPORT_SETTINGS = frozenset(
 SUPPORTED_ENCODINGS = ("lz4", "zstd", "gzip", "deflate")
 READ_CHUNK = 1 << 20
 STREAM_FLUSH_BYTES = 1 << 20
+SPOOL_MEMORY_BYTES = 64 << 20
 MAX_QUERY_BYTES = 256 << 20
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CODE = re.compile(r"Code: (\d+)\. ")
@@ -262,6 +267,30 @@ def choose_encoding(accept_encoding: str | None) -> str | None:
         if name in SUPPORTED_ENCODINGS and "q=0" != params.replace(" ", "")[:3]:
             return name
     return None
+
+
+class _Chain:
+    """Codecs applied one after the other."""
+
+    def __init__(self, codecs: list[Codec]) -> None:
+        self._codecs = codecs
+
+    def feed(self, data: bytes) -> bytes:
+        for codec in self._codecs:
+            data = codec.feed(data)
+        return data
+
+    def flush(self) -> bytes:
+        data = b""
+        for codec in self._codecs:
+            data = codec.feed(data) + codec.flush() if data else codec.flush()
+        return data
+
+
+def _chain(codecs: list[Codec]) -> Codec | None:
+    if not codecs:
+        return None
+    return codecs[0] if len(codecs) == 1 else _Chain(codecs)
 
 
 # --- SQL helpers ----------------------------------------------------------------------------------
@@ -680,6 +709,24 @@ class Engine:
         sess.timeout = timeout
         return sess
 
+    def session_state(self, session_id: str, timeout: float, check: bool) -> list[str]:
+        """Statements that give another connection the session's own settings and database."""
+        sess = self.acquire_session(session_id, timeout, check)
+        try:
+            sess.reset()
+            rows = sess.conn.query(
+                "SELECT name, value FROM system.settings WHERE changed AND name != 'readonly' "
+                "UNION ALL SELECT '', currentDatabase()",
+                "TabSeparatedRaw",
+            ).bytes()
+        finally:
+            self.release_session(sess)
+        statements = []
+        for line in rows.decode().splitlines():
+            name, _, value = line.partition("\t")
+            statements.append(f"USE {quote_identifier(value)}" if name == "" else f"SET {name} = {quote_literal(value)}")
+        return statements
+
     def release_session(self, sess: _Session) -> None:
         sess.last_used = time.monotonic()
         sess.lock.release()
@@ -786,13 +833,20 @@ def insert_failure(before: dict[tuple[int, int], int], grown: list[ErrorRow]) ->
 class BodyReader:
     """The request body: Content-Length or chunked, decoded from its Content-Encoding."""
 
-    def __init__(self, rfile: Any, length: int | None, chunked: bool, encoding: str | None) -> None:
+    def __init__(
+        self, rfile: Any, length: int | None, chunked: bool, encoding: str | None, blocks: bool = False
+    ) -> None:
         self._rfile = rfile
         self._remaining = length or 0
         self._chunked = chunked
         self._chunk_left = 0
         self._done = not chunked and not length
-        self._codec = make_decompressor(encoding) if encoding and encoding != "identity" else None
+        codecs: list[Codec] = []
+        if encoding and encoding != "identity":
+            codecs.append(make_decompressor(encoding))
+        if blocks:  # decompress=1: ClickHouse's compressed blocks inside any Content-Encoding
+            codecs.append(BlockDecompressor())
+        self._codec = _chain(codecs)
         self._flushed = False
 
     def _raw(self) -> bytes:
@@ -837,6 +891,8 @@ class BodyReader:
                     yield tail
         except ClickHouseError:
             raise
+        except BlockError as exc:
+            raise ClickHouseError.make(exc.code, exc.name, str(exc)) from exc
         except Exception as exc:  # corrupt compressed data and the like
             raise ClickHouseError.make(
                 354, "CANNOT_DECOMPRESS", f"Cannot decode request body: {type(exc).__name__}: {exc}"
@@ -1214,11 +1270,13 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
                 int(length) if length else None,
                 chunked,
                 (self.headers.get("Content-Encoding") or "").strip().lower() or None,
+                blocks=params.get("decompress") in ("1", "true"),
             )
-            if params.get("decompress") in ("1", "true"):
-                raise ClickHouseError.make(
-                    NOT_IMPLEMENTED, "NOT_IMPLEMENTED", "decompress=1 (ClickHouse native compression) is not supported"
-                )
+            # as ClickHouse's HTTP handler: these request headers stand for the URL parameters
+            for header, param in (("X-ClickHouse-Database", "database"), ("X-ClickHouse-Format", "default_format")):
+                value = self.headers.get(header)
+                if value:
+                    params[param] = value
             Request(self, params, body, query_id).run()
         except ClickHouseError as err:
             if body is not None:
@@ -1312,14 +1370,23 @@ class Request:
         text, split, head = self._read_statement()
         session_id = self.params.get("session_id")
         sess = None
+        timeout = float(self.params.get("session_timeout") or 60)
+        check = self.params.get("session_check") in ("1", "true")
+        key = f"{self.user}\0{session_id}"  # as in ClickHouse, a session belongs to its user
         if session_id and not self.readonly:
-            timeout = float(self.params.get("session_timeout") or 60)
-            check = self.params.get("session_check") in ("1", "true")
-            sess = self.engine.acquire_session(session_id, timeout, check)
+            sess = self.engine.acquire_session(key, timeout, check)
             conn = sess.conn
         else:
             conn = self.engine.connect()
         try:
+            if sess is None and session_id:
+                # a readonly request (GET, the reader user) sees the session's state on a
+                # connection of its own, so that readonly never sticks to the session
+                for statement in self.engine.session_state(key, timeout, check):
+                    try:
+                        conn.query(statement)
+                    except Exception as exc:
+                        raise ClickHouseError.from_engine(exc) from exc
             if sess is None:
                 self._apply(conn)
             else:
@@ -1424,49 +1491,109 @@ class Request:
         started = time.monotonic_ns()
         default_format = self.params.get("default_format") or "TabSeparated"
         fmt = output_format(sql, default_format)
-        stream = None
-        first = b""
-        result = None
+        kind = formats.kind(fmt)
+        params = self.query_params or None
+        chunks: Iterator[bytes] | None = None
+        whole: bytes | None = None
+        summary = _summary(started=started)
         try:
-            try:
-                # only SELECTs stream; trying others raises an engine error, which would count
-                # in system.errors and blur the verification of concurrent inserts
-                if not streamable:
-                    raise RuntimeError("Streaming query is not supported")
-                stream = conn.send_query(sql, default_format, params=self.query_params or None)
-                first = _next_chunk(stream) or b""
-            except Exception as exc:
-                if "Streaming query is not supported" not in str(exc):
-                    raise
-                stream = None
-                result = conn.query(sql, default_format, params=self.query_params or None)
-                first = result.bytes()
+            stream = None
+            # only SELECTs stream; trying others raises an engine error, which would count in
+            # system.errors and blur the verification of concurrent inserts
+            if streamable and kind is not formats.Kind.WHOLE:
+                try:
+                    stream = conn.send_query(sql, default_format, params=params)
+                except Exception as exc:
+                    if "Streaming query is not supported" not in str(exc):
+                        raise
+            if stream is not None:
+                first = _next_chunk(stream)
+                if first is None:
+                    whole = self._empty_result(conn, sql, fmt, default_format, kind)
+                else:
+                    chunks = _joined(stream, first, formats.Reframer(fmt))
+            else:
+                result = conn.query(sql, default_format, params=params)
+                whole = result.bytes()
+                summary = _summary(
+                    read_rows=result.rows_read(),
+                    read_bytes=result.bytes_read(),
+                    written_rows=result.rows_written(),
+                    written_bytes=result.bytes_written(),
+                    started=started,
+                )
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
-        if result is not None:
-            summary = _summary(
-                read_rows=result.rows_read(),
-                read_bytes=result.bytes_read(),
-                written_rows=result.rows_written(),
-                written_bytes=result.bytes_written(),
-                started=started,
-            )
-        else:
-            summary = _summary(started=started)
-        encoding = choose_encoding(self.h.headers.get("Accept-Encoding")) if self.compress else None
-        codec = make_compressor(encoding, self.level) if encoding else None
+        encoder = self._encoder()
         headers = self._headers(fmt, summary)
+        if encoder.encoding:
+            headers["Content-Encoding"] = encoder.encoding
+        if whole is not None:
+            self._send_whole(headers, encoder.whole(whole))
+        elif self.params.get("wait_end_of_query") in ("1", "true"):
+            assert chunks is not None
+            self._send_spooled(headers, encoder, chunks)
+        else:
+            assert chunks is not None
+            self._send_chunked(headers, encoder, chunks)
+
+    def _empty_result(self, conn: Any, sql: str, fmt: str, default_format: str, kind: formats.Kind) -> bytes:
+        """What ClickHouse sends for a result without rows: the header of a format that has one
+        (run again whole, which for an empty result costs little), an empty Native block."""
+        params = self.query_params or None
+        if fmt.lower() == "native":
+            bare = _TRAILING_FORMAT.sub("", sql)
+            header = conn.query(bare, "RowBinaryWithNamesAndTypes", params=params).bytes()
+            if not header:  # not a result at all (chdb ran it as a command)
+                return b""
+            columns = formats.names_and_types(header)
+            return formats.native_header_block(columns)
+        if kind is formats.Kind.CONCATENATE:
+            return b""
+        return conn.query(sql, default_format, params=params).bytes()
+
+    def _encoder(self) -> _Encoder:
+        encoding = choose_encoding(self.h.headers.get("Accept-Encoding")) if self.compress else None
+        codecs: list[Codec] = []
+        if self.params.get("compress") in ("1", "true"):
+            codecs.append(BlockCompressor())
         if encoding:
-            headers["Content-Encoding"] = encoding
+            codecs.append(make_compressor(encoding, self.level))
+        return _Encoder(encoding, _chain(codecs))
+
+    def _start(self, headers: dict[str, str]) -> None:
         self.h.send_response(200)
         for key, value in headers.items():
             self.h.send_header(key, value)
-        if stream is None:
-            payload = codec.feed(first) + codec.flush() if codec else first
-            self.h.send_header("Content-Length", str(len(payload)))
+
+    def _send_whole(self, headers: dict[str, str], payload: bytes) -> None:
+        self._start(headers)
+        self.h.send_header("Content-Length", str(len(payload)))
+        self.h.end_headers()
+        self.h.wfile.write(payload)
+
+    def _send_spooled(self, headers: dict[str, str], encoder: _Encoder, chunks: Iterator[bytes]) -> None:
+        """wait_end_of_query=1: the whole result first (memory, then a temporary file, as
+        ClickHouse buffers it), so that an error in the middle is an error status, not a cut body."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+            try:
+                for chunk in chunks:
+                    spool.write(encoder.feed(chunk))
+            except ClickHouseError:
+                raise
+            except Exception as exc:
+                raise ClickHouseError.from_engine(exc) from exc
+            spool.write(encoder.flush())
+            size = spool.tell()
+            spool.seek(0)
+            self._start(headers)
+            self.h.send_header("Content-Length", str(size))
             self.h.end_headers()
-            self.h.wfile.write(payload)
-            return
+            while piece := spool.read(STREAM_FLUSH_BYTES):
+                self.h.wfile.write(piece)
+
+    def _send_chunked(self, headers: dict[str, str], encoder: _Encoder, chunks: Iterator[bytes]) -> None:
+        self._start(headers)
         self.h.send_header("Transfer-Encoding", "chunked")
         self.h.end_headers()
         write = self.h.wfile.write
@@ -1475,29 +1602,59 @@ class Request:
             if data:
                 write(b"%x\r\n%s\r\n" % (len(data), data))
 
-        buffer = bytearray(first)
+        buffer = bytearray()
         try:
-            while True:
-                chunk = _next_chunk(stream)
-                if chunk is None:
-                    break
+            for chunk in chunks:
                 buffer += chunk
                 if len(buffer) >= STREAM_FLUSH_BYTES:
-                    send(codec.feed(bytes(buffer)) if codec else bytes(buffer))
+                    send(encoder.feed(bytes(buffer)))
                     buffer.clear()
         except (BrokenPipeError, ConnectionResetError):
-            stream.cancel()
             raise
         except Exception as exc:
             # as ClickHouse does: the error text goes into the body, the response stays incomplete
-            err = ClickHouseError.from_engine(exc)
+            err = exc if isinstance(exc, ClickHouseError) else ClickHouseError.from_engine(exc)
             buffer += f"\n{err.message} (version {self.engine.version})\n".encode()
-            send(codec.feed(bytes(buffer)) + codec.flush() if codec else bytes(buffer))
+            send(encoder.feed(bytes(buffer)) + encoder.flush())
             self.h.close_connection = True
             return
-        tail = bytes(buffer)
-        send(codec.feed(tail) + codec.flush() if codec else tail)
+        send(encoder.feed(bytes(buffer)) + encoder.flush())
         write(b"0\r\n\r\n")
+
+
+@dataclass
+class _Encoder:
+    """The response body's encodings: ClickHouse's compressed blocks (compress=1), then the HTTP
+    Content-Encoding."""
+
+    encoding: str | None
+    codec: Codec | None
+
+    def feed(self, data: bytes) -> bytes:
+        return self.codec.feed(data) if self.codec else data
+
+    def flush(self) -> bytes:
+        return self.codec.flush() if self.codec else b""
+
+    def whole(self, data: bytes) -> bytes:
+        return self.feed(data) + self.flush() if self.codec else data
+
+
+def _joined(stream: Any, first: bytes, reframer: formats.Reframer) -> Iterator[bytes]:
+    """The chunks of a streamed result as one document; the stream is cancelled if not read to
+    its end (client gone, error)."""
+    done = False
+    try:
+        yield reframer.feed(first)
+        while (chunk := _next_chunk(stream)) is not None:
+            yield reframer.feed(chunk)
+        done = True
+    finally:
+        if not done:
+            try:
+                stream.cancel()
+            except Exception:
+                pass
 
 
 def _next_chunk(stream: Any) -> bytes | None:
