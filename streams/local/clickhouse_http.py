@@ -123,7 +123,7 @@ SESSION_IS_LOCKED = 373
 UNKNOWN_SETTING = 115
 AUTHENTICATION_FAILED = 516
 NOT_IMPLEMENTED = 48
-QUERY_IS_TOO_LARGE = 202
+QUERY_IS_TOO_LARGE = 229
 SYNTAX_ERROR = 62
 NOT_ENOUGH_SPACE = 243
 DATABASE_ACCESS_DENIED = 291
@@ -144,7 +144,7 @@ _STATUS_BY_CODE: dict[int, int] = {
     47: 404,  # UNKNOWN_IDENTIFIER
     16: 404,  # NO_SUCH_COLUMN_IN_TABLE
     372: 404,  # SESSION_NOT_FOUND
-    202: 413,  # QUERY_IS_TOO_LARGE
+    229: 413,  # QUERY_IS_TOO_LARGE
     48: 501,  # NOT_IMPLEMENTED
     243: 507,  # NOT_ENOUGH_SPACE
     373: 500,  # SESSION_IS_LOCKED
@@ -1435,6 +1435,10 @@ class Request:
             "X-ClickHouse-Server-Display-Name": self.h.server.config.display_name,
             "X-ClickHouse-Summary": json.dumps({k: str(v) for k, v in summary.items()}, separators=(",", ":")),
         }
+        if self.params.get("send_progress_in_http_headers") in ("1", "true"):
+            # ClickHouse repeats this header while a query runs; here the query has run (or
+            # started streaming) before the headers go, so one is all there is to tell
+            headers["X-ClickHouse-Progress"] = headers["X-ClickHouse-Summary"]
         if fmt:
             headers["X-ClickHouse-Format"] = fmt
             headers["Content-Type"] = _content_type(fmt)
@@ -1530,7 +1534,10 @@ class Request:
             headers["Content-Encoding"] = encoder.encoding
         if whole is not None:
             self._send_whole(headers, encoder.whole(whole))
-        elif self.params.get("wait_end_of_query") in ("1", "true"):
+        elif self.params.get("wait_end_of_query") in ("1", "true") or self.params.get("http_wait_end_of_query") in (
+            "1",
+            "true",
+        ):
             assert chunks is not None
             self._send_spooled(headers, encoder, chunks)
         else:
