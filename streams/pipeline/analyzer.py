@@ -67,7 +67,7 @@ class Pipeline:
             [p.text for p in doc.paragraphs], self.topic_rules, topics_by_paragraph(doc.paragraphs, figures)
         )
         metrics = attach_context(figures, regions, doc.paragraphs, self.metric_lexicon,
-                                 DocDates.of(title, published_at))
+                                 DocDates.of(title, published_at), [tuple(d.topics) for d in decisions])
         topics, topic_scores = classify_document(decisions, [len(p.text) for p in doc.paragraphs], self.topic_rules)
         return Analysis(
             doc=DocInfo(title=title, script=doc.script, regions=regions.names, topics=topics,

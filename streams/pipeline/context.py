@@ -2,7 +2,8 @@
 
 Each figure gets ``subject`` (its words before/after it, trimmed; a short growth rate's is
 prefixed with the subject of the figure before it), ``metric``/``topic`` as its clause gave them
-(:mod:`streams.pipeline.figures`), ``region`` (全省/全市 → that ancestor of the document region;
+(:mod:`streams.pipeline.figures`) — a figure whose clause names neither takes the topic of its
+paragraph when the classifier gave that paragraph exactly one — ``region`` (全省/全市 → that ancestor of the document region;
 else a region named in the sentence, else the paragraph, inside the document region; else the
 document region) and its years.
 
@@ -53,8 +54,11 @@ _COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支")
 
 
 def attach_context(found: list[SentenceFigures], regions: DocumentRegions, paragraphs: list[Paragraph],
-                   lexicon: MetricLexicon, dates: DocDates | None = None) -> list[Metric]:
-    """The metrics of the figures ``found`` in a document (in their order)."""
+                   lexicon: MetricLexicon, dates: DocDates | None = None,
+                   paragraph_topics: list[tuple[str, ...]] | None = None) -> list[Metric]:
+    """The metrics of the figures ``found`` in a document (in their order); ``paragraph_topics``
+    (the classifier's, by paragraph index) file a figure whose own words name no metric and no
+    topic — money, people or a count — under the topic of its paragraph when it has exactly one."""
     context = _RegionContext(doc_region=regions.main, paragraphs=paragraphs, mentions=regions.mentions,
                              demoted=regions.demoted)
     dates = dates or DocDates()
@@ -83,7 +87,7 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 qualifier=figure.qualifier,
                 subject=subject or figure.left.strip()[-12:],
                 metric=figure.metric,
-                topic=figure.topic,
+                topic=_topic(figure, sentence.paragraph_index, paragraph_topics),
                 region=(region := context.for_figure(sentence, figure.left, figure.start, figure.unit)),
                 region_code=region_code(region),
                 year=year,
@@ -92,6 +96,22 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 paragraph_index=sentence.paragraph_index,
             ))
     return metrics
+
+
+_SCOPE_NOUN = re.compile(r"^(?:(?:贫困|脱贫|行政|重点|建档立卡|易地搬迁)?(?:村|乡|镇|县|社区)|(?:集中|移民)?安置[点区])")
+_NOT_TOPICAL_UNITS = ("公里", "千米", "米", "km")
+
+
+def _topic(figure: Figure, paragraph_index: int, paragraph_topics: list[tuple[str, ...]] | None) -> str:
+    if figure.topic != "other" or figure.metric != "other" or paragraph_topics is None:
+        return figure.topic
+    # villages and townships counted are where the work happens, not what it is about; lengths
+    # are roads and pipes, which no topic owns
+    if figure.unit in _NOT_TOPICAL_UNITS or _SCOPE_NOUN.match(figure.right.lstrip()):
+        return figure.topic
+    if 0 <= paragraph_index < len(paragraph_topics) and len(paragraph_topics[paragraph_index]) == 1:
+        return paragraph_topics[paragraph_index][0]
+    return figure.topic
 
 
 def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon) -> str:

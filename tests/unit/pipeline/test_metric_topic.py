@@ -1,0 +1,47 @@
+"""A figure whose own words name no metric and no topic takes its paragraph's topic (issue 8 item 1)."""
+
+from __future__ import annotations
+
+from streams.pipeline.context import attach_context
+from streams.pipeline.figures import find_figures
+from streams.pipeline.lexicon import load_metric_lexicon
+from streams.pipeline.normalize import normalize
+from streams.pipeline.regions import document_regions
+from streams.pipeline.rulefiles import rules_files
+
+LEXICON = load_metric_lexicon(rules_files(None)["metrics.json"])
+
+
+def _topics(text: str, paragraph_topics: list[tuple[str, ...]] | None) -> dict[str, str]:
+    doc = normalize(text)
+    found = find_figures(doc, LEXICON)
+    metrics = attach_context(found, document_regions(doc.text, None), doc.paragraphs, LEXICON, None, paragraph_topics)
+    return {m.span: m.topic for m in metrics}
+
+
+def test_a_bare_count_takes_the_topic_of_its_paragraph():
+    text = "白沙镇的香菇大棚里，菌农们正忙着采收。今年新搭了45个，还请来3名师傅。"
+    assert _topics(text, [("产业",)]) == {"45个": "产业", "3名": "产业"}
+
+
+def test_without_paragraph_topics_or_with_two_the_figure_stays_other():
+    text = "今年新搭了45个，还请来3名师傅。"
+    assert _topics(text, None) == {"45个": "other", "3名": "other"}
+    assert _topics(text, [("产业", "就业")]) == {"45个": "other", "3名": "other"}
+    assert _topics(text, [()]) == {"45个": "other", "3名": "other"}
+
+
+def test_a_figure_with_its_own_topic_keeps_it():
+    # 务工 names employment in the figure's own clause, whatever the paragraph is about
+    text = "村里的茶园扩大后，外出务工人员回流了120人。"
+    assert _topics(text, [("产业",)])["120人"] == "就业"
+
+
+def test_villages_townships_and_resettlement_sites_are_scope_not_topic():
+    text = "全县在18个行政村推广稻鱼共养，覆盖9个乡镇和4个集中安置点。"
+    assert _topics(text, [("产业",)]) == {"18个": "other", "9个": "other", "4个": "other"}
+
+
+def test_lengths_are_not_filed_under_the_paragraph_topic():
+    text = "为方便茶叶运输，新修机耕道6.5公里。"
+    assert _topics(text, [("产业",)]) == {"6.5公里": "other"}
