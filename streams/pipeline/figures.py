@@ -39,7 +39,14 @@ from streams.pipeline.clauses import (
     strip_subject,
 )
 from streams.pipeline.lexicon import MetricLexicon
-from streams.pipeline.numbers import CN_DIGITS, MULTIPLIERS, parse_arabic, parse_cn_integer, parse_cn_range
+from streams.pipeline.numbers import (
+    CN_DIGITS,
+    MULTIPLIERS,
+    parse_arabic,
+    parse_cn_decimal,
+    parse_cn_integer,
+    parse_cn_range,
+)
 from streams.pipeline.types import (
     DEFAULT_LIMITS,
     Limits,
@@ -50,7 +57,15 @@ from streams.pipeline.types import (
     TooManyFigures,
 )
 
-_NUMBER = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]{2,}")
+_NUMBER = re.compile(
+    r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+    r"|百分之(?:[零〇一二两三四五六七八九十]+(?:点[零〇一二三四五六七八九]+)?|百)(?![零〇一二两三四五六七八九十百千])"
+    r"|[零〇一二两三四五六七八九十百千]+点[零〇一二三四五六七八九]+(?![零〇一二两三四五六七八九十百千])"
+    r"|[零〇一二两三四五六七八九十百千万亿]{2,}"
+    r"|(?<![零〇一二两三四五六七八九十百千万亿\d])[十百千万](?=[把来])"
+)
+_PERCENT_WORDS = "百分之"
+_MAGNITUDES = {"十": 10.0, "百": 100.0, "千": 1000.0, "万": 10_000.0}
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
 _SINGLE_CN = re.compile(r"(?<![零〇一二两三四五六七八九十百千万亿])[二两三四五六七八九十](?![零〇一二两三四五六七八九十百千万亿])")
 # A quote mark or the end of a clause (CLAUSE_DELIMS; a comma between digits is a separator).
@@ -62,7 +77,9 @@ _ENUM_SPLIT = re.compile(r"、")
 _ENUM_INTRO = re.compile(r"[^，,；;。：:、—\d]{1,8}(?:——|：|:)")
 _ENUM_AFTER_SPLIT = re.compile(r"、|和|及|与")
 _RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
-_APPROX_INNER = re.compile(r"余|多")
+_APPROX_INNER = re.compile(r"余|多|来|把")
+# a table row: number and unit in cells separated by tabs or spaces (粮食　15.62　万吨　3.4%)
+_CELL_GAP = re.compile(r"[\t ]+")
 _BAD_BEFORE = set("第.:+/?\ufffd#@")
 _BAD_AFTER = set(":+/?\ufffd")
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
@@ -157,6 +174,13 @@ def _left_char(text: str, index: int) -> str:
 def _parse_token(token: str) -> tuple[float | None, tuple[float, float] | None]:
     if token[0].isdigit():
         return parse_arabic(token), None
+    if token in _MAGNITUDES:
+        return _MAGNITUDES[token], None  # 百来人, 千把块: a round number before 来/把
+    if token.startswith(_PERCENT_WORDS):
+        rest = token[len(_PERCENT_WORDS) :]
+        return (100.0 if rest == "百" else _cn_value(rest)), None
+    if "点" in token:
+        return parse_cn_decimal(token), None
     if not any(c in CN_DIGITS for c in token):
         return None, None  # 千万 / 百万 as words
     cn_range = parse_cn_range(token)
@@ -164,6 +188,15 @@ def _parse_token(token: str) -> tuple[float | None, tuple[float, float] | None]:
         return None, cn_range
     value = parse_cn_integer(token)
     return (float(value) if value is not None else None), None
+
+
+def _cn_value(text: str) -> float | None:
+    if "点" in text:
+        return parse_cn_decimal(text)
+    if text in ("零", "〇"):
+        return 0.0
+    value = parse_cn_integer(text)
+    return float(value) if value is not None else None
 
 
 class _Scanner:
@@ -301,12 +334,24 @@ class _Scanner:
         return True
 
     def figure_at(self, start: int) -> _Quantity | None:
+        if self.text.startswith(_PERCENT_WORDS, start):
+            match = _NUMBER.match(self.text, start)
+            value = _parse_token(match.group())[0] if match else None
+            if match is None or value is None:
+                return None
+            return self._finish(start, match.end(), None, None, "%", "exact", value)
         first = self._number_at(start)
         if first is None:
             return None
         pos, value, approx = first.end, first.value, first.approx
         low, high = first.cn_range if first.cn_range else (None, None)
         unit_info = self._unit_at(pos)
+        if unit_info is None and first.cn_range is None and first.factor == 1.0:
+            cell = self._unit_cell(start, pos)
+            if cell is not None:
+                end, cell_factor, (_, base, unit_factor) = cell
+                return self._finish(start, end, None, None, base, "approx" if approx else "exact",
+                                    value * cell_factor * unit_factor)
         if unit_info is None and first.cn_range is None:
             ranged = self._range_tail(first)
             if ranged is not None:
@@ -328,6 +373,10 @@ class _Scanner:
             return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
         surface, base, factor = unit_info
         end = pos + len(surface)
+        if surface.startswith("块") and value < 10_000:
+            return None  # 块 is money only in sums of 万 (两万多块, 万把块): 3块地 counts plots
+        if surface == "户" and self.text.startswith("次", end):
+            return None  # 户次 (visits to households) is no base unit
         if base == "个" and any(self.text.startswith(w, end) for w in self.lex.excluded_after_ge):
             return None
         if self.text[end : end + 1] in _BAD_AFTER:
@@ -339,6 +388,19 @@ class _Scanner:
         if low is not None and high is not None:
             low, high = low * factor, high * factor
         return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
+
+    def _unit_cell(self, start: int, pos: int) -> tuple[int, float, tuple[str, str, float]] | None:
+        """``粮食　15.62　万吨　3.4%``: in a table row (or text spaced out as ``投入 500 万元``) the
+        unit, with its 万/亿, follows in the next cell; the number must stand in a cell of its own.
+        (Joined table rows leave nothing after the unit cell to check: ``…\t万人其中：…``.)"""
+        gap = _CELL_GAP.match(self.text, pos)
+        if gap is None or (start > 0 and self.text[start - 1] not in "\t "):
+            return None
+        cell_end, factor = self._multiplier_at(gap.end())
+        unit_info = self._unit_at(cell_end)
+        if unit_info is None:
+            return None
+        return cell_end + len(unit_info[0]), factor, unit_info
 
     def _range_tail(self, first: _Number) -> tuple[int, float, float, tuple[str, str, float]] | None:
         """``3至5万元`` / ``20—30人``: the second number carries the unit (and the multiplier)."""

@@ -9,7 +9,9 @@ refers to. What it does, in order:
    compatibility forms (``㎡`` → ``m2``). Decision: the Chinese clause punctuation
    ``，：；！？（）`` is *kept* full-width (NFKC would turn it into ASCII), so the normalized text
    still reads as Chinese and an ASCII ``?`` stays distinguishable from a real question mark.
-   ``。、“”`` are not touched by NFKC anyway. The ideographic space U+3000 becomes a space;
+   ``。、“”`` are not touched by NFKC anyway, circled numbers ``①`` are kept (NFKC would glue a
+   bare digit to the item's first word), and a full-width comma between full-width digits is a
+   thousands separator (``１，８２０`` → ``1,820``). The ideographic space U+3000 becomes a space;
 3. traditional script (detected on a sample) is converted with OpenCC ``t2s``;
 4. pinyin annotations after a CJK character (``鎮(zhèn)``) are removed;
 5. layout: paragraph indents are trimmed and lines broken inside a sentence (PDF e-paper layout)
@@ -34,8 +36,12 @@ from functools import lru_cache
 
 from streams.pipeline.types import NormalizedDoc, Paragraph, Script, Sentence
 
-# Full-width punctuation kept as is: mapped to private-use code points around NFKC.
-_KEEP = "，：；！？（）"
+# Full-width punctuation kept as is: mapped to private-use code points around NFKC. Circled
+# numbers too: NFKC makes ① a bare 1 glued to the item's first word (①1家门口就业 → 1家).
+_KEEP = "，：；！？（）" + "".join(chr(c) for c in range(0x2460, 0x2474))
+# A full-width comma between full-width digits groups thousands (１，８２０人次); it is folded
+# with the digits, one character for one, so that offsets hold.
+_FULLWIDTH_THOUSANDS = re.compile(r"(?<=[０-９])，(?=[０-９]{3}(?![０-９]))")
 _PUA_BASE = 0xF8F0
 _PROTECT = {ord(c): _PUA_BASE + i for i, c in enumerate(_KEEP)}
 _UNPROTECT = {_PUA_BASE + i: c for i, c in enumerate(_KEEP)}
@@ -77,6 +83,7 @@ def fold_width(text: str) -> str:
         return text
     if _PUA_IN_INPUT.search(text):
         text = _PUA_IN_INPUT.sub("\ufffd", text)
+    text = _FULLWIDTH_THOUSANDS.sub(",", text)
     folded = unicodedata.normalize("NFKC", text.translate(_PROTECT))
     return folded.translate(_UNPROTECT)
 

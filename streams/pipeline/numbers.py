@@ -2,7 +2,7 @@
 
 ``parse_number("2,316")`` → 2316.0, ``parse_number("1.77万")`` → 17700.0,
 ``parse_number("一万二千")`` → 12000.0, ``parse_number("两千")`` → 2000.0.
-``parse_cn_range("三四百")`` → (300.0, 400.0). Text is expected NFKC-folded (ASCII digits).
+``parse_cn_range("三四百")`` → (300.0, 400.0), ``parse_cn_decimal("三点二")`` → 3.2. Text is expected NFKC-folded (ASCII digits).
 Everything returns ``None`` rather than raising on text that is not a number.
 """
 
@@ -23,7 +23,9 @@ MULTIPLIERS: dict[str, float] = {
 
 CN_NUMERAL_CHARS = "".join(CN_DIGITS) + "".join(CN_SMALL_UNITS) + "".join(CN_BIG_UNITS)
 _ARABIC = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
-_CN_RANGE = re.compile(r"^([一二三四五六七八九])([二三四五六七八九])([十百千万])([万亿]?)$")
+_CN_RANGE = re.compile(r"^([一二三四五六七八九])([二两三四五六七八九])([十百千万])([万亿]?)$")
+_CN_DECIMAL = re.compile(r"^([零〇一二两三四五六七八九十百千万亿]+)点([零〇一二三四五六七八九]+)$")
+_CN_DECIMAL_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 
 
 def parse_arabic(text: str) -> float | None:
@@ -80,6 +82,18 @@ def parse_cn_integer(text: str) -> int | None:
     if section is None:
         return None
     return total + section
+
+
+def parse_cn_decimal(text: str) -> float | None:
+    """``三点二`` → 3.2, ``二十四点八`` → 24.8, ``零点七二`` → 0.72 (traditional 點 is folded to 点
+    by normalization); ``None`` otherwise."""
+    match = _CN_DECIMAL.match(text)
+    if not match:
+        return None
+    whole = 0 if match.group(1) in ("零", "〇") else parse_cn_integer(match.group(1))
+    if whole is None:
+        return None
+    return float(f"{whole}.{match.group(2).translate(_CN_DECIMAL_DIGITS)}")
 
 
 def parse_cn_range(text: str) -> tuple[float, float] | None:

@@ -1,0 +1,104 @@
+"""Number forms of issue 8 item 5 and the devset conventions (d09–d16), on fresh sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.pipeline.analyzer import Pipeline
+from streams.pipeline.normalize import fold_width
+from streams.pipeline.numbers import parse_cn_decimal, parse_cn_range
+
+PIPELINE = Pipeline(code_version="test")
+
+
+def rows(text: str) -> list[tuple[str, float, float | None, float | None, str, str]]:
+    return [(m.span, m.value, m.value_low, m.value_high, m.unit, m.qualifier) for m in PIPELINE.analyze(text).metrics]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("五点六", 5.6), ("三十七点零五", 37.05), ("零点三", 0.3), ("一百二十点五", 120.5)],
+)
+def test_chinese_decimals(text, value):
+    assert parse_cn_decimal(text) == value
+
+
+def test_chinese_decimal_needs_digits_after_the_point():
+    assert parse_cn_decimal("十点") is None and parse_cn_decimal("两点半") is None
+
+
+def test_range_with_liang():
+    assert parse_cn_range("一两千") == (1000.0, 2000.0)
+
+
+def test_decimal_with_multiplier_is_one_figure():
+    assert rows("全乡今年种植中药材五点六万亩。") == [("五点六万亩", 56000.0, None, None, "亩", "exact")]
+    assert rows("县里投入整合资金一点二亿元。") == [("一点二亿元", 120000000.0, None, None, "元", "exact")]
+
+
+def test_a_clock_time_is_no_decimal():
+    assert rows("早上七点二十分，120名志愿者出发。") == [("120名", 120.0, None, None, "人", "exact")]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "value", "qualifier"),
+    [
+        ("全村合作医疗参合率达百分之九十九点二。", "百分之九十九点二", 99.2, "exact"),
+        ("适龄儿童入学率保持百分之百。", "百分之百", 100.0, "exact"),
+        ("返贫率控制在百分之三以内。", "百分之三以内", 3.0, "at_most"),
+        ("失学率不到百分之零点五。", "不到百分之零点五", 0.5, "at_most"),
+    ],
+)
+def test_percentages_in_words(text, span, value, qualifier):
+    assert rows(text) == [(span, value, None, None, "%", qualifier)]
+
+
+def test_full_width_comma_between_full_width_digits_groups_thousands():
+    assert fold_width("接种２，４５０人次，３，１２") == "接种2,450人次，3，12"
+    assert rows("全镇累计接种２，４５０人次。") == [("2,450人次", 2450.0, None, None, "人次", "exact")]
+
+
+def test_circled_item_numbers_are_not_figures():
+    assert rows("②扶贫车间新增3家。") == [("3家", 3.0, None, None, "家", "exact")]
+    assert rows("④家门口就业：新建车间12个。") == [("12个", 12.0, None, None, "个", "exact")]
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "value"),
+    [
+        ("镇上的竹编作坊有百来人做工。", "百来人", 100.0),
+        ("山货节吸引了５０００来人。", "5000来人", 5000.0),
+        ("卖了三头猪，一年多挣万把块。", "万把块", 10000.0),
+        ("养蜂一年收入三万多块。", "三万多块", 30000.0),
+    ],
+)
+def test_colloquial_round_numbers_are_approximate(text, span, value):
+    unit = "元" if "块" in span else "人"
+    assert rows(text) == [(span, value, None, None, unit, "approx")]
+
+
+def test_small_kuai_sums_and_pieces_are_not_money():
+    assert rows("分到了3块地和两千块钱。") == []
+
+
+def test_range_with_liang_in_text():
+    assert rows("旺季要请一两百人采茶。") == [("一两百人", 150.0, 100.0, 200.0, "人", "approx")]
+
+
+def test_table_cells_separate_number_and_unit():
+    assert rows("茶叶产量\t3.25\t万吨\t增长4.1%") == [
+        ("3.25\t万吨", 32500.0, None, None, "吨", "exact"),
+        ("4.1%", 4.1, None, None, "%", "exact"),
+    ]
+    assert rows("护林员\t412\t人光伏电站\t16\t座") == [
+        ("412\t人", 412.0, None, None, "人", "exact"),
+        ("16\t座", 16.0, None, None, "座", "exact"),
+    ]
+
+
+def test_a_number_glued_to_its_label_is_no_cell():
+    assert rows("编号A3\t个人信息") == []
+
+
+def test_hu_ci_is_no_unit():
+    assert rows("走访农户3.2万户次。") == []
