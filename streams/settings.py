@@ -46,6 +46,23 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     dashboard_port: int = 8050
     log_level: str = "WARNING"
+    # --- `newsetl follow` and the HTTP door (streams/ingest) ---------------------------------
+    # Sent with every request, so site operators can see who fetches and how to reach us.
+    follow_user_agent: str = "newsetl-follow/0.1 (+https://github.com/newsetl/newsetl)"
+    follow_timeout_seconds: float = 20.0  # one HTTP request, connect to last byte
+    follow_attempts: int = 4  # tries per URL on 5xx, timeouts and connection errors
+    follow_host_concurrency: int = 2  # requests in flight per host
+    follow_host_delay_seconds: float = 1.0  # at least this long between request starts per host
+    follow_max_page_bytes: int = 5 * 1024 * 1024  # a larger page is refused (counted as failed)
+    follow_max_redirects: int = 5
+    follow_interval_seconds: float = 300.0  # default poll interval of a source
+    follow_jitter: float = 0.1  # each wait is the interval ± this fraction, so followers spread out
+    # A claim on an article older than this may be taken over (its follower died before producing).
+    follow_claim_lease_seconds: float = 120.0
+    follow_metrics_port: int = 9465  # Prometheus metrics of `follow` (0 disables)
+    door_port: int = 8070  # `newsetl ingest-server`
+    door_token: SecretStr = SecretStr("")  # when set, POST /documents needs `Authorization: Bearer <token>`
+    door_max_bytes: int = 32 * 1024 * 1024  # larger request bodies get 413
 
     @field_validator("kafka_broker")
     @classmethod

@@ -135,9 +135,14 @@ def down() -> None:
 @friendly
 def status() -> None:
     """Show address, version and health of each local service; exit 1 if one is down."""
+    from streams.cli.follow import follow_status_table
     from streams.local.services import status as services_status
 
-    if not _print_statuses(services_status(settings())):
+    healthy = _print_statuses(services_status(settings()))
+    table, _ = follow_status_table(settings())
+    if table is not None:
+        console.print(table)
+    if not healthy:
         raise typer.Exit(1)
 
 
@@ -155,6 +160,30 @@ def produce(paths: Annotated[list[str], typer.Argument(help="files, directories,
         err.print(f"  skipped {where}: {reason}", highlight=False)
     if summary.skipped and not summary.sent:
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def follow(
+    sources: Annotated[Path, typer.Argument(help="sources file (YAML): feeds, list pages, folders")],
+    once: Annotated[bool, typer.Option("--once", help="ingest everything new, print a summary table and exit")] = False,
+) -> None:
+    """Follow news sites and folders; publish new and edited articles to news.raw (until Ctrl-C)."""
+    from streams.cli.follow import follow as run_follow
+
+    raise typer.Exit(run_follow(sources, once, settings(), console))
+
+
+@app.command("ingest-server")
+@friendly
+def ingest_server(
+    port: Annotated[int | None, typer.Option(help="port (default NEWSETL_DOOR_PORT)")] = None,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve POST /documents (one JSON document or JSON Lines, validated as produce does) into news.raw."""
+    from streams.cli.follow import ingest_server as run_server
+
+    run_server(settings(), host, port or settings().door_port, console)
 
 
 @app.command()
