@@ -35,6 +35,9 @@ class RawDocument(BaseModel):
     doc_id: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1)
     url: str | None = None
+    #: the address the publisher names as the article's own (``<link rel=canonical>``) when it
+    #: differs from where it was fetched; ``newsetl follow`` derives ``doc_id`` from it
+    canonical_url: str | None = None
     title: str | None = None
     published_at: datetime | None = None
     text: str

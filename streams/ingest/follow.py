@@ -238,7 +238,8 @@ class Follower:
             report.failures.append(f"{item.url}: {type(exc).__name__}: {exc}")
             log.exception("article failed unexpectedly", extra={"source": source.name, "url": item.url})
             return report
-        document = RawDocument(doc_id=article.doc_id, source=source.name, url=article.canonical_url,
+        document = RawDocument(doc_id=article.doc_id, source=source.name, url=article.url,
+                               canonical_url=article.canonical_url,
                                title=article.title, published_at=article.published_at, text=article.text)
         outcome = await self._publish(article.canonical_url, document, article.content_hash,
                                       normalize_url(answer.url), answer.etag, answer.last_modified)

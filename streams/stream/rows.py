@@ -17,7 +17,7 @@ DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",
     "pipeline_version", "script", "text", "char_count", "token_count", "paragraph_count",
     "metric_count", "topics", "topic_scores", "regions", "keywords", "kafka_partition", "kafka_offset",
-    "region_codes",
+    "region_codes", "canonical_url",
 )
 PARAGRAPH_COLUMNS = (
     "doc_id", "paragraph_index", "text", "topics", "scores", "evidence", "published_at",
@@ -56,7 +56,7 @@ def document_row(doc: EnrichedDocument) -> list[Any]:
         doc.pipeline_version, result.doc.script, result.text, len(result.text), result.token_count,
         len(result.paragraphs), len(result.metrics), list(result.doc.topics),
         dict(result.doc.topic_scores), list(result.doc.regions), list(result.keywords),
-        doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes),
+        doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes), raw.canonical_url,
     ]
 
 
