@@ -169,13 +169,13 @@ def fill(client: Client, db: str, rows: int) -> dict[str, int]:
     }
 
 
-def bench_dashboard(settings: Settings, rows: int = 1_000_000, *,
+def bench_dashboard(settings: Settings, rows: int = 1_000_000, *, runs: int = RUNS,
                     on_progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Fill a scratch database with ``rows`` metric rows, time each dashboard query (median of 3
     runs, seconds) and drop the scratch database. Keys: ``view:<name>`` (the whole view read) and
     ``api:<name>`` (the dashboard's own queries), plus ``fill:seconds`` for the data generation."""
-    if rows < 1:
-        raise ValueError("rows must be at least 1")
+    if rows < 1 or runs < 1:
+        raise ValueError("rows and runs must be at least 1")
     scratch = q.check_identifier(f"{settings.clickhouse_database}_bench_{uuid.uuid4().hex[:8]}")
     scratch_settings = settings.model_copy(update={"clickhouse_database": scratch})
     client = make_client(scratch_settings, send_receive_timeout=600)
@@ -190,7 +190,7 @@ def bench_dashboard(settings: Settings, rows: int = 1_000_000, *,
         for name, (sql, params) in dashboard_queries(scratch).items():
             say(f"timing {name}")
             client.query(sql, parameters=params)  # warm-up, not counted
-            results[name] = _median_seconds(lambda sql=sql, params=params: client.query(sql, parameters=params))
+            results[name] = _median_seconds(lambda sql=sql, params=params: client.query(sql, parameters=params), runs)
         return results
     finally:
         try:

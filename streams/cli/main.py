@@ -289,16 +289,17 @@ def demo(
 @app.command()
 @friendly
 def bench(
-    what: Annotated[str, typer.Argument(help="analyze, etl or dashboard")] = "analyze",
+    what: Annotated[str, typer.Argument(help="analyze, etl, dashboard or endpoint")] = "analyze",
     repeat: Annotated[int, typer.Option(help="analyze: passes over the seeds")] = 20,
     docs: Annotated[int, typer.Option(help="etl: generated documents")] = 2000,
-    rows: Annotated[int, typer.Option(help="dashboard: generated metric rows")] = 1_000_000,
+    rows: Annotated[int, typer.Option(help="dashboard / endpoint: generated metric rows (endpoint: 0 skips the dashboard part)")] = 1_000_000,
 ) -> None:
     """Measure speed: analyze (MB/s vs raw rjieba), etl (docs/s, produce→visible latency; needs `up`),
-    dashboard (view latencies on generated rows; needs `up`)."""
+    dashboard (view latencies on generated rows; needs `up`), endpoint (SELECT 1, a sum vs chdb
+    in-process, a large result, the dashboard queries; needs `up`)."""
     import json as jsonlib
 
-    choose(what, ("analyze", "etl", "dashboard"), "benchmark")
+    choose(what, ("analyze", "etl", "dashboard", "endpoint"), "benchmark")
     if what == "analyze":
         from streams.bench.analyze import bench_analyze
 
@@ -308,11 +309,16 @@ def bench(
 
         with console.status(f"running {docs} documents through a scratch worker…"):
             result = bench_etl(settings(), docs)
-    else:
+    elif what == "dashboard":
         from streams.bench.dashboard import bench_dashboard
 
         with console.status(f"timing dashboard views on {rows:,} generated metric rows…"):
             result = bench_dashboard(settings(), rows)
+    else:
+        from streams.bench.endpoint import bench_endpoint
+
+        with console.status(f"timing the ClickHouse endpoint and the dashboard on {rows:,} generated metric rows…"):
+            result = bench_endpoint(settings(), rows=rows)
     console.print_json(jsonlib.dumps(result, ensure_ascii=False, default=str))
 
 
