@@ -1513,7 +1513,7 @@ class Request:
             if stream is not None:
                 first = _next_chunk(stream)
                 if first is None:
-                    whole = self._empty_result(conn, sql, fmt, default_format, kind)
+                    whole = self._empty_result(conn, sql, default_format, kind)
                 else:
                     chunks = _joined(stream, first, formats.Reframer(fmt))
             else:
@@ -1544,20 +1544,13 @@ class Request:
             assert chunks is not None
             self._send_chunked(headers, encoder, chunks)
 
-    def _empty_result(self, conn: Any, sql: str, fmt: str, default_format: str, kind: formats.Kind) -> bytes:
-        """What ClickHouse sends for a result without rows: the header of a format that has one
-        (run again whole, which for an empty result costs little), an empty Native block."""
-        params = self.query_params or None
-        if fmt.lower() == "native":
-            bare = _TRAILING_FORMAT.sub("", sql)
-            header = conn.query(bare, "RowBinaryWithNamesAndTypes", params=params).bytes()
-            if not header:  # not a result at all (chdb ran it as a command)
-                return b""
-            columns = formats.names_and_types(header)
-            return formats.native_header_block(columns)
+    def _empty_result(self, conn: Any, sql: str, default_format: str, kind: formats.Kind) -> bytes:
+        """What ClickHouse sends for a result without rows: nothing for a format without a header
+        (Native included: a server sends no block either), else the header or metadata, from the
+        query run again whole (for an empty result that costs little)."""
         if kind is formats.Kind.CONCATENATE:
             return b""
-        return conn.query(sql, default_format, params=params).bytes()
+        return conn.query(sql, default_format, params=self.query_params or None).bytes()
 
     def _encoder(self) -> _Encoder:
         encoding = choose_encoding(self.h.headers.get("Accept-Encoding")) if self.compress else None

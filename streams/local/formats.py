@@ -7,8 +7,8 @@ first and checks and drops the copies. Every other format (JSON, Arrow, Parquet,
 is produced whole by the engine.
 
 An empty result streams no chunk at all, while ClickHouse still sends the header or metadata of
-most formats — how clients learn column names and types from ``LIMIT 0``. For Native the engine
-itself writes nothing, so :func:`native_header_block` builds the empty block ClickHouse sends.
+the formats that have one — how clients learn column names and types from ``LIMIT 0`` (Native has
+none: a server sends an empty body, and clickhouse-connect asks again in JSON).
 """
 
 from __future__ import annotations
@@ -63,18 +63,6 @@ def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
         if byte < 0x80:
             return value, pos
         shift += 7
-
-
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
@@ -136,26 +124,3 @@ class Reframer:
             # never join what cannot be joined: a wrong result must fail, not look right
             raise ValueError(f"a chunk of the {self._fmt} result does not start with its header")
         return chunk[len(self._header) :]
-
-
-def names_and_types(row_binary_header: bytes) -> list[tuple[bytes, bytes]]:
-    """Column names and types from an empty ``RowBinaryWithNamesAndTypes`` result."""
-    columns, pos = _read_leb128(row_binary_header, 0)
-    names = []
-    for _ in range(columns):
-        name, pos = _read_string(row_binary_header, pos)
-        names.append(name)
-    types = []
-    for _ in range(columns):
-        type_name, pos = _read_string(row_binary_header, pos)
-        types.append(type_name)
-    return list(zip(names, types, strict=True))
-
-
-def native_header_block(columns: list[tuple[bytes, bytes]]) -> bytes:
-    """The Native block of zero rows that ClickHouse sends for an empty result: column count,
-    row count 0, then each column's name and type."""
-    out = bytearray(_leb128(len(columns)) + _leb128(0))
-    for name, type_name in columns:
-        out += _leb128(len(name)) + name + _leb128(len(type_name)) + type_name
-    return bytes(out)

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streams.local import formats
 from streams.local.blocks import BlockDecompressor, compress_block
 from streams.settings import Settings
 
@@ -101,13 +100,7 @@ def test_empty_result_keeps_its_header(stack: Settings, fmt: str) -> None:
     assert _rows(fmt, body) == []
 
 
-def test_empty_native_result_is_a_block_with_names_and_types(stack: Settings) -> None:
-    status, _, body = _http(stack, {"query": QUERY.format(n=10) + " WHERE number > 100 FORMAT Native"})
-    assert status == 200
-    assert body == formats.native_header_block([(b"number", b"UInt64"), (b"s", b"String")])
-
-
-@pytest.mark.parametrize("fmt", ["TabSeparated", "CSV", "JSONEachRow", "RowBinary"])
+@pytest.mark.parametrize("fmt", ["TabSeparated", "CSV", "JSONEachRow", "RowBinary", "Native"])
 def test_empty_result_of_a_format_without_header_is_empty(stack: Settings, fmt: str) -> None:
     status, _, body = _http(stack, {"query": QUERY.format(n=10) + f" LIMIT 0 FORMAT {fmt}"})
     assert (status, body) == (200, b"")

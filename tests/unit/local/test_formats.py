@@ -66,16 +66,3 @@ def test_a_chunk_without_the_header_is_an_error_not_a_wrong_result():
 def test_concatenable_chunks_pass_unchanged():
     r = Reframer("CSV")
     assert [r.feed(b"1,2\n"), r.feed(b"3,4\n")] == [b"1,2\n", b"3,4\n"]
-
-
-def test_native_header_block_of_an_empty_result():
-    header = b"\x02\x06number\x01s\x06UInt64\x06String"
-    columns = formats.names_and_types(header)
-    assert columns == [(b"number", b"UInt64"), (b"s", b"String")]
-    assert formats.native_header_block(columns) == b"\x02\x00\x06number\x06UInt64\x01s\x06String"
-
-
-def test_long_names_use_multi_byte_lengths():
-    name = b"n" * 200
-    block = formats.native_header_block([(name, b"UInt8")])
-    assert block[:4] == b"\x01\x00\xc8\x01"
