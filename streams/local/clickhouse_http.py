@@ -58,8 +58,10 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +92,7 @@ HTTP_PARAMS = frozenset(
         "client_protocol_version",
         "role",
         "stacktrace",
+        "close_session",
     }
 )
 #: Real ClickHouse settings that only steer the HTTP transport: honoured here, not sent to chdb.
@@ -126,6 +129,7 @@ NOT_IMPLEMENTED = 48
 QUERY_IS_TOO_LARGE = 229
 SYNTAX_ERROR = 62
 NOT_ENOUGH_SPACE = 243
+ABORTED = 236
 DATABASE_ACCESS_DENIED = 291
 INTO_OUTFILE_NOT_ALLOWED = 358
 DICTIONARY_ACCESS_DENIED = 482
@@ -386,6 +390,7 @@ _DISK_CALL = re.compile(r"\bdisk\s*\(", re.IGNORECASE)
 _DIALECT = re.compile(r"\bdialect\s*=\s*'(\d+)'", re.IGNORECASE)
 _STREAMABLE = re.compile(r"^\s*\(*\s*(SELECT|WITH)\b", re.IGNORECASE)
 _SESSION_STATEMENT = re.compile(r"^\s*(SET|USE)\b", re.IGNORECASE)
+_RESULT_STATEMENT = re.compile(r"^\s*\(*\s*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN|CHECK)\b", re.IGNORECASE)
 _FORMAT_WRAPPER = re.compile(r"(?:: )?In scope SELECT formatQuerySingleLine\(.*?(?=\. \([A-Z][A-Z0-9_]*\)\s*$)", re.DOTALL)
 
 
@@ -679,6 +684,8 @@ class Engine:
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
         self.renderings = Renderings()
+        #: set once the engine reported a fatal error: nothing it runs will succeed again
+        self.aborted = False
         self._admin = self.connect()
         row = self._admin.query("SELECT version(), timezone()", "TabSeparated").bytes().decode()
         self.version, self.timezone = row.strip().split("\t")
@@ -810,7 +817,15 @@ def errors_since(conn: Any, before: ErrorCounters) -> list[ErrorRow]:
     ]
 
 
-def insert_failure(before: dict[tuple[int, int], int], grown: list[ErrorRow]) -> ClickHouseError | None:
+#: errors only a query's own parsing or analysis raises, never a table's sink: a concurrent
+#: client's count of these says nothing about an insert
+QUERY_ONLY_CODES = frozenset({46, 47, 62, 115, 164})
+#: input parse errors, which ``input_format_allow_errors_num/ratio`` allow an insert to skip
+PARSE_CODES = frozenset({6, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 407, 457})
+
+
+def insert_failure(before: dict[tuple[int, int], int], grown: list[ErrorRow],
+                   allowed: frozenset[int] = frozenset()) -> ClickHouseError | None:
     """The error to report for an insert chdb called successful, None when it was.
 
     An error counted during the insert is the insert's when its query id says so; when the count
@@ -819,7 +834,9 @@ def insert_failure(before: dict[tuple[int, int], int], grown: list[ErrorRow]) ->
     sink: its inserts carry deduplication tokens). One other query's error alone is not ours.
     """
     suspects = [
-        row for row in grown if row.ours or row.value - before.get((row.code, row.remote), 0) > 1
+        row for row in grown
+        if row.code not in allowed
+        and (row.ours or (row.code not in QUERY_ONLY_CODES and row.value - before.get((row.code, row.remote), 0) > 1))
     ]
     if not suspects:
         return None
@@ -1113,6 +1130,9 @@ class ClickHouseHTTPServer(socketserver.TCPServer):
             return self._workers
 
     def server_close(self) -> None:
+        if not hasattr(self, "_dispatcher"):  # the bind failed inside TCPServer.__init__
+            super().server_close()
+            return
         with self._lock:
             self._closing = True
         try:
@@ -1233,6 +1253,9 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
         try:
             path = url.path.rstrip("/") or "/"
             if path in ("/ping", "/replicas_status") or (path == "/" and not url.query and self.command == "GET"):
+                if self.server.engine.aborted:
+                    # the engine stopped for good: say so, so that status and supervisors see it
+                    raise ClickHouseError.make(ABORTED, "ABORTED", "The embedded engine aborted; restart the endpoint")
                 self._send_simple(200, b"Ok.\n")
                 return
             if path not in ("/", INSERTS_PATH):
@@ -1279,6 +1302,9 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
                     params[param] = value
             Request(self, params, body, query_id).run()
         except ClickHouseError as err:
+            if err.code == ABORTED and "fatal error" in err.message and not self.server.engine.aborted:
+                self.server.engine.aborted = True
+                log.error("the embedded engine aborted: every query will fail until the endpoint restarts")
             if body is not None:
                 try:
                     body.drain()
@@ -1293,6 +1319,52 @@ class ClickHouseHandler(BaseHTTPRequestHandler):
             self._send_error(ClickHouseError.make(1001, "STD_EXCEPTION", f"{type(exc).__name__}: {exc}"), query_id)
 
 
+_EXTERNAL_SUFFIXES = ("_structure", "_types", "_format")
+
+
+def _read_form(content_type: str, body: BodyReader, params: dict[str, str]) -> dict[str, bytes]:
+    """A multipart/form-data body: fields (``query``, ``param_*``, settings) into ``params``,
+    file parts returned as external tables by name."""
+    raw = bytearray()
+    for chunk in body.chunks():
+        raw += chunk
+        if len(raw) > MAX_QUERY_BYTES:
+            raise ClickHouseError.make(QUERY_IS_TOO_LARGE, "QUERY_IS_TOO_LARGE", "Request body is too large")
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + bytes(raw)
+    )
+    if not message.is_multipart():
+        raise ClickHouseError.make(BAD_ARGUMENTS, "BAD_ARGUMENTS", "Cannot read the multipart/form-data body")
+    tables: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            tables[name] = data
+        else:
+            params[name] = data.decode("utf-8", errors="replace")
+    return tables
+
+
+def _split_types(types: str) -> list[str]:
+    """``Int32, Array(Tuple(String, UInt8))`` → its types (commas inside parentheses kept)."""
+    out: list[str] = []
+    depth, current = 0, ""
+    for char in types:
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            out.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        out.append(current.strip())
+    return out
+
+
 class Request:
     """Executes one query request on a chdb connection and writes the response."""
 
@@ -1304,7 +1376,17 @@ class Request:
         self.query_id = query_id
         self.settings: dict[str, str] = {}
         self.query_params: dict[str, str] = {}
+        self._raw_sql: bytes | None = None
+        #: external data (multipart/form-data file parts): table name → its data
+        self.external: dict[str, bytes] = {}
+        content_type = handler.headers.get("Content-Type") or ""
+        if content_type.lower().startswith("multipart/form-data"):
+            self.external = _read_form(content_type, body, params)
+            self.body = BodyReader(None, 0, False, None)
+        table_params = {f"{name}{suffix}" for name in self.external for suffix in _EXTERNAL_SUFFIXES}
         for key, value in params.items():
+            if key in table_params:
+                continue
             if key.startswith("param_"):
                 self.query_params[key[6:]] = value
             elif key not in HTTP_PARAMS:
@@ -1340,6 +1422,8 @@ class Request:
             if len(head) >= READ_CHUNK:
                 break
         split = split_insert(bytes(head))
+        if split is not None and split.fmt.lower() == "values" and self.query_params:
+            split = None  # the streaming insert takes no parameters: run it whole with them
         if split is not None:
             self._rest = chunks
             return None, split, bytes(head)
@@ -1347,23 +1431,54 @@ class Request:
             head += chunk
             if len(head) > MAX_QUERY_BYTES:
                 raise ClickHouseError.make(QUERY_IS_TOO_LARGE, "QUERY_IS_TOO_LARGE", "Query is too large")
-        text = bytes(head).decode("utf-8", errors="replace").strip()
+        try:
+            text = bytes(head).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            # binary literals (a Parquet blob in a string): the engine gets the bytes; the checks
+            # and the FORMAT lookup read the text with the undecodable bytes replaced
+            text = bytes(head).decode("utf-8", errors="replace").strip()
+            self._raw_sql = bytes(head).strip()
         if not text:
             raise ClickHouseError.make(SYNTAX_ERROR, "SYNTAX_ERROR", "Empty query")
         return text, None, b""
 
     # --- settings ---
-    def _apply(self, conn: Any) -> None:
+    def _apply(self, conn: Any, with_readonly: bool = True) -> None:
         """Apply database and settings to a fresh connection (it is closed after the request)."""
         try:
             if self.params.get("database"):
                 conn.query("USE " + quote_identifier(self.params["database"]))
             for name, value in self.settings.items():
                 conn.query(f"SET {name} = {quote_literal(value)}")
-            if self.readonly:
+            if self.readonly and with_readonly:
                 conn.query(f"SET readonly = {self.readonly}")
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
+
+    def _load_external(self, conn: Any) -> None:
+        """External data as ClickHouse's HTTP interface takes it: each file part is a temporary
+        table of the request (``<name>_structure`` or ``<name>_types``, ``<name>_format``, default
+        TabSeparated), created before readonly applies, as the server does."""
+        for name, data in self.external.items():
+            structure = self.params.get(f"{name}_structure")
+            if not structure:
+                types = _split_types(self.params.get(f"{name}_types") or "String")
+                structure = ", ".join(f"_{i} {t}" for i, t in enumerate(types, 1))
+            fmt = self.params.get(f"{name}_format") or "TabSeparated"
+            if not _SETTING_NAME.match(fmt):
+                raise ClickHouseError.make(UNKNOWN_FORMAT, "UNKNOWN_FORMAT", f"Unknown format {fmt}")
+            table = quote_identifier(name)
+            create = f"CREATE TEMPORARY TABLE {table} ({structure}) ENGINE = Memory"
+            self._guard(conn, create)  # the structure comes from the request
+            try:
+                conn.query(f"DROP TEMPORARY TABLE IF EXISTS {table}")
+                conn.query(create)
+                if data:
+                    inserter = conn.send_insert(f"INSERT INTO {table}", fmt)
+                    inserter.append(data)
+                    inserter.finish()
+            except Exception as exc:
+                raise ClickHouseError.from_engine(exc) from exc
 
     # --- execution ---
     def run(self) -> None:
@@ -1388,7 +1503,13 @@ class Request:
                     except Exception as exc:
                         raise ClickHouseError.from_engine(exc) from exc
             if sess is None:
-                self._apply(conn)
+                self._apply(conn, with_readonly=False)
+                self._load_external(conn)
+                if self.readonly:
+                    try:
+                        conn.query(f"SET readonly = {self.readonly}")
+                    except Exception as exc:
+                        raise ClickHouseError.from_engine(exc) from exc
             else:
                 wanted = dict(self.settings)
                 if self.params.get("database"):
@@ -1398,6 +1519,7 @@ class Request:
                 except Exception as exc:
                     sess.reset()
                     raise ClickHouseError.from_engine(exc) from exc
+                self._load_external(conn)
             if split is not None:
                 self._guard(conn, f"{split.statement} FORMAT {split.fmt}")
                 self._insert(conn, split, head)
@@ -1407,9 +1529,15 @@ class Request:
                 if sess is not None and _SESSION_STATEMENT.match(canonical):
                     # SET/USE change the session's own values: run them on those, as ClickHouse does
                     sess.reset()
-                self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)))
+                self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)),
+                            has_result=bool(_RESULT_STATEMENT.match(canonical)))
         finally:
             if sess is not None:
+                for name in self.external:  # they belong to the request, not to the session
+                    try:
+                        conn.query(f"DROP TEMPORARY TABLE IF EXISTS {quote_identifier(name)}")
+                    except Exception:
+                        log.warning("could not drop the external table %s", name)
                 self.engine.release_session(sess)
             else:
                 conn.close()
@@ -1476,7 +1604,11 @@ class Request:
                 pass
             raise ClickHouseError.from_engine(exc) from exc
         try:
-            failure = insert_failure(before.values, errors_since(conn, before))
+            allowed = PARSE_CODES if any(
+                self.settings.get(name, "0") not in ("", "0", "0.0")
+                for name in ("input_format_allow_errors_num", "input_format_allow_errors_ratio")
+            ) else frozenset()
+            failure = insert_failure(before.values, errors_since(conn, before), allowed)
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
         if failure is not None:
@@ -1491,13 +1623,17 @@ class Request:
         self.h.send_header("Content-Length", "0")
         self.h.end_headers()
 
-    def _query(self, conn: Any, sql: str, streamable: bool = True) -> None:
+    def _query(self, conn: Any, sql: str, streamable: bool = True, has_result: bool = True) -> None:
+        """Run a statement and answer with its result (``has_result``: a SELECT, SHOW, DESCRIBE…;
+        other statements answer no X-ClickHouse-Format, as ClickHouse, which clients read as
+        "no result, only a summary")."""
+        executed: str | bytes = self._raw_sql if self._raw_sql is not None else sql
         started = time.monotonic_ns()
         default_format = self.params.get("default_format") or "TabSeparated"
         fmt = output_format(sql, default_format)
         kind = formats.kind(fmt)
         params = self.query_params or None
-        chunks: Iterator[bytes] | None = None
+        chunks: Generator[bytes, None, None] | None = None
         whole: bytes | None = None
         summary = _summary(started=started)
         try:
@@ -1506,7 +1642,7 @@ class Request:
             # system.errors and blur the verification of concurrent inserts
             if streamable and kind is not formats.Kind.WHOLE:
                 try:
-                    stream = conn.send_query(sql, default_format, params=params)
+                    stream = conn.send_query(executed, default_format, params=params)
                 except Exception as exc:
                     if "Streaming query is not supported" not in str(exc):
                         raise
@@ -1517,7 +1653,7 @@ class Request:
                 else:
                     chunks = _joined(stream, first, formats.Reframer(fmt))
             else:
-                result = conn.query(sql, default_format, params=params)
+                result = conn.query(executed, default_format, params=params)
                 whole = result.bytes()
                 summary = _summary(
                     read_rows=result.rows_read(),
@@ -1529,7 +1665,7 @@ class Request:
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
         encoder = self._encoder()
-        headers = self._headers(fmt, summary)
+        headers = self._headers(fmt if has_result else None, summary)
         if encoder.encoding:
             headers["Content-Encoding"] = encoder.encoding
         if whole is not None:
@@ -1539,10 +1675,18 @@ class Request:
             "true",
         ):
             assert chunks is not None
-            self._send_spooled(headers, encoder, chunks)
+            try:
+                self._send_spooled(headers, encoder, chunks)
+            finally:
+                chunks.close()
         else:
             assert chunks is not None
-            self._send_chunked(headers, encoder, chunks)
+            try:
+                self._send_chunked(headers, encoder, chunks)
+            finally:
+                # a client gone mid-result: the stream is cancelled here, before run() closes the
+                # connection (closing a chdb connection under a live stream aborts the engine)
+                chunks.close()
 
     def _empty_result(self, conn: Any, sql: str, default_format: str, kind: formats.Kind) -> bytes:
         """What ClickHouse sends for a result without rows: nothing for a format without a header
@@ -1572,7 +1716,7 @@ class Request:
         self.h.end_headers()
         self.h.wfile.write(payload)
 
-    def _send_spooled(self, headers: dict[str, str], encoder: _Encoder, chunks: Iterator[bytes]) -> None:
+    def _send_spooled(self, headers: dict[str, str], encoder: _Encoder, chunks: Generator[bytes, None, None]) -> None:
         """wait_end_of_query=1: the whole result first (memory, then a temporary file, as
         ClickHouse buffers it), so that an error in the middle is an error status, not a cut body."""
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
@@ -1592,7 +1736,7 @@ class Request:
             while piece := spool.read(STREAM_FLUSH_BYTES):
                 self.h.wfile.write(piece)
 
-    def _send_chunked(self, headers: dict[str, str], encoder: _Encoder, chunks: Iterator[bytes]) -> None:
+    def _send_chunked(self, headers: dict[str, str], encoder: _Encoder, chunks: Generator[bytes, None, None]) -> None:
         self._start(headers)
         self.h.send_header("Transfer-Encoding", "chunked")
         self.h.end_headers()
@@ -1640,7 +1784,7 @@ class _Encoder:
         return self.feed(data) + self.flush() if self.codec else data
 
 
-def _joined(stream: Any, first: bytes, reframer: formats.Reframer) -> Iterator[bytes]:
+def _joined(stream: Any, first: bytes, reframer: formats.Reframer) -> Generator[bytes, None, None]:
     """The chunks of a streamed result as one document; the stream is cancelled if not read to
     its end (client gone, error)."""
     done = False

@@ -190,3 +190,74 @@ def test_session_settings_persist_and_url_settings_apply_to_one_query(stack: Set
     _, _, db = _http(stack, {"query": "SELECT currentDatabase()", "session_id": sid})
     assert db == b"default\n"
     assert default != b"1234\n"
+
+
+def test_a_client_leaving_mid_result_does_not_hurt_the_engine(stack: Settings) -> None:
+    # a large streamed result read in part, then the connection dropped — three times
+    host, port = stack.clickhouse_host_port
+    sql = "SELECT number, toString(number) FROM numbers(20000000) FORMAT TabSeparated"
+    for _ in range(3):
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        conn.request("POST", "/", body=sql.encode())
+        response = conn.getresponse()
+        assert response.status == 200
+        assert len(response.read(200_000)) == 200_000
+        conn.sock.close()
+        conn.close()
+    status, _, body = _http(stack, {"query": "SELECT count() FROM numbers(1000)"})
+    assert (status, body) == (200, b"1000\n")
+    ping = urllib.request.urlopen(stack.clickhouse_url.rstrip("/") + "/ping", timeout=10)
+    assert ping.status == 200 and ping.read() == b"Ok.\n"
+
+
+def test_statements_without_a_result_answer_no_format(stack: Settings) -> None:
+    table = f"default.nores_{uuid.uuid4().hex[:8]}"
+    status, headers, body = _http(stack, {"query": f"CREATE TABLE {table} (n UInt8) ENGINE Memory"}, b"")
+    assert (status, body) == (200, b"") and "X-ClickHouse-Format" not in headers
+    status, headers, _ = _http(stack, {"query": f"SHOW CREATE TABLE {table}"})
+    assert status == 200 and headers["X-ClickHouse-Format"] == "TabSeparated"
+
+
+def test_insert_values_with_server_side_parameters(stack: Settings) -> None:
+    table = f"default.pvalues_{uuid.uuid4().hex[:8]}"
+    _http(stack, {"query": f"CREATE TABLE {table} (n UInt32, s String) ENGINE Memory"}, b"")
+    status, _, body = _http(stack, {"query": f"INSERT INTO {table} VALUES ({{n:UInt32}}, {{s:String}})",
+                                    "param_n": "7", "param_s": "乡村"}, b"")
+    assert status == 200, body
+    assert _http(stack, {"query": f"SELECT n, s FROM {table}"})[2] == "7\t乡村\n".encode()
+
+
+def test_a_query_with_bytes_that_are_not_utf8_reaches_the_engine_unchanged(stack: Settings) -> None:
+    status, _, body = _http(stack, {}, b"SELECT hex('\xff\xfe\x00A') FORMAT TabSeparated")
+    assert (status, body) == (200, b"FFFE0041\n")
+
+
+def test_an_insert_may_skip_bad_rows_when_the_client_allows_it(stack: Settings) -> None:
+    table = f"default.allow_{uuid.uuid4().hex[:8]}"
+    _http(stack, {"query": f"CREATE TABLE {table} (n UInt32, s String) ENGINE MergeTree ORDER BY n"}, b"")
+    data = b"1,a\nnot-a-number,b\n3,c\n"
+    status, _, body = _http(stack, {"query": f"INSERT INTO {table} FORMAT CSV"}, data)
+    assert status == 400 and (b"Code: 27." in body or b"Code: 6." in body), body
+    status, _, body = _http(stack, {"query": f"INSERT INTO {table} FORMAT CSV", "input_format_allow_errors_num": "1"}, data)
+    assert status == 200, body
+    assert _http(stack, {"query": f"SELECT groupArray(n) FROM (SELECT n FROM {table} ORDER BY n)"})[2] == b"[1,3]\n"
+
+
+def test_external_data_in_a_multipart_form(stack: Settings) -> None:
+    boundary = "----newsetl" + uuid.uuid4().hex
+    parts = [
+        ("query", None, b"SELECT s, sum(n) FROM towns GROUP BY s ORDER BY s FORMAT TabSeparated"),
+        ("towns_structure", None, b"s String, n UInt32"),
+        ("towns", "towns.tsv", "城关镇\t3\n河口镇\t4\n城关镇\t5\n".encode()),
+    ]
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    status, _, out = _http(stack, {}, body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert (status, out) == (200, "城关镇\t8\n河口镇\t4\n".encode())
+    # a structure smuggling another engine in is checked like any query
+    evil = body.replace(b"s String, n UInt32", b"s String) ENGINE = File(TSV, '/etc/passwd') --")
+    status, _, out = _http(stack, {}, evil, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert status != 200

@@ -311,3 +311,20 @@ def test_status_reports_other_errors_and_odd_answers() -> None:
     probe = identify_clickhouse(500, {**CH_HEADERS, "X-ClickHouse-Exception-Code": "1001"}, b"Code: 1001. boom\nmore")
     assert (probe.ok, probe.auth_failed, probe.problem) == (False, False, "error HTTP 500: Code: 1001. boom")
     assert identify_clickhouse(200, CH_HEADERS, b"<html>").problem == "unexpected answer to SELECT version(): '<html>'"
+
+
+def test_concurrent_syntax_errors_elsewhere_are_not_the_inserts():
+    # two other clients' syntax errors between the counters: not a sink's failure
+    assert insert_failure({(62, 0): 5}, [_row(62, 7, False, "SYNTAX_ERROR")]) is None
+    # the insert's own one still is
+    err = insert_failure({(62, 0): 5}, [_row(62, 6, True, "SYNTAX_ERROR")])
+    assert err is not None and err.code == 62
+
+
+def test_parse_errors_the_client_allowed_are_not_failures():
+    grown = [_row(27, 1, True, "CANNOT_PARSE_INPUT_ASSERTION_FAILED")]
+    assert insert_failure({}, grown, allowed=frozenset({27})) is None
+    assert insert_failure({}, grown).code == 27
+    # allowing parse errors does not hide a full disk
+    full = [*grown, _row(243, 1, True, "NOT_ENOUGH_SPACE")]
+    assert insert_failure({}, full, allowed=frozenset({27})).code == 243
