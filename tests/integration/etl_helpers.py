@@ -7,10 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiokafka import TopicPartition
 
@@ -92,6 +95,19 @@ def stop_clickhouse(settings: Settings) -> None:
     os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
     poll(lambda: next(s for s in services.status(settings) if s.name == "clickhouse").pid is None, 60,
          "the ClickHouse endpoint to exit")
+
+
+def http_request(settings: Settings, params: dict[str, str], body: bytes | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, Any, bytes]:
+    """A raw HTTP request to the ClickHouse endpoint as curl sends it (POST with a body, else
+    GET); returns (status, headers, body bytes), also for an error status."""
+    url = settings.clickhouse_url.rstrip("/") + "/?" + urlencode(params)
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
 
 
 def scalar(settings: Settings, sql: str, **params: Any) -> Any:

@@ -124,20 +124,9 @@ def test_jdbc_url_database_is_current(jdbc: dict[str, object]) -> None:
     assert _check(jdbc, "current_database")["database"] == jdbc["db"]
 
 
-def test_jdbc_create_table(jdbc: dict[str, object]) -> None:
+def test_jdbc_create_table(jdbc: dict[str, object], ch_client) -> None:
     _check(jdbc, "create_table")
-    settings = jdbc["settings"]
-    host, port = settings.clickhouse_host_port
-    client = clickhouse_connect.get_client(
-        host=host,
-        port=port,
-        username=settings.clickhouse_user,
-        password=settings.clickhouse_password.get_secret_value(),
-    )
-    try:
-        assert client.command(f"EXISTS TABLE {jdbc['db']}.{jdbc['table']}") == 1
-    finally:
-        client.close()
+    assert ch_client.command(f"EXISTS TABLE {jdbc['db']}.{jdbc['table']}") == 1
 
 
 def test_jdbc_batch_insert(jdbc: dict[str, object]) -> None:

@@ -11,7 +11,6 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from urllib.parse import urlencode
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,20 +18,11 @@ import pytest
 
 from streams.local.blocks import BlockDecompressor, compress_block
 from streams.settings import Settings
+from tests.integration.etl_helpers import http_request as _http
 
 pytestmark = pytest.mark.integration
 ROWS = 200_000  # several of chdb's streamed chunks (about 65k rows each)
 QUERY = "SELECT number, toString(number) AS s FROM numbers({n})"
-
-
-def _http(settings: Settings, params: dict[str, str], body: bytes | None = None, headers: dict[str, str] | None = None):
-    url = settings.clickhouse_url.rstrip("/") + "/?" + urlencode(params)
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
 
 
 def _rows(fmt: str, body: bytes) -> list[tuple[int, str]]:

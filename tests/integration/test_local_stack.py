@@ -12,7 +12,6 @@ import urllib.request
 import uuid
 import zlib
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 import clickhouse_connect
 import pytest
@@ -22,6 +21,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from streams.local import ServiceError, services
 from streams.settings import Settings
+from tests.integration.etl_helpers import http_request as _http
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -67,17 +67,6 @@ def _db(client: object) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     client.command(f"CREATE DATABASE {name}")
     return name
-
-
-def _http(settings: Settings, params: dict[str, str], body: bytes | None = None, headers: dict[str, str] | None = None):
-    """A raw HTTP request as curl sends it; returns (status, headers, body bytes)."""
-    url = settings.clickhouse_url.rstrip("/") + "/?" + urlencode(params)
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
 
 
 # --- Kafka ------------------------------------------------------------------------------------------
