@@ -45,3 +45,13 @@ def test_villages_townships_and_resettlement_sites_are_scope_not_topic():
 def test_lengths_are_not_filed_under_the_paragraph_topic():
     text = "为方便茶叶运输，新修机耕道6.5公里。"
     assert _topics(text, [("产业",)]) == {"6.5公里": "other"}
+
+
+def test_topical_money_and_domain_words_of_the_clause():
+    # no paragraph topics: the clause's own words decide
+    assert _topics("村民在合作社打零工每天能挣150元。", None) == {"150元": "就业"}
+    assert _topics("入股群众年底每户分红1200元。", None) == {"1200元": "产业"}
+    assert _topics("土地流转后每亩租金800元。", None) == {"800元": "产业"}
+    assert _topics("全县为适龄儿童免费视力筛查3400人次。", None) == {"3400人次": "健康"}
+    assert _topics("秋季学期发放助学金52万元。", None) == {"52万元": "教育"}
+    assert _topics("沿河新开民宿12家。", None) == {"12家": "产业"}
