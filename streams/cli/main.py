@@ -51,6 +51,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         from pydantic import ValidationError
 
         from streams.local import ServiceError
+        from streams.pipeline.rulemodels import RulesError
 
         try:
             return func(*args, **kwargs)
@@ -60,7 +61,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise fail("interrupted", 130) from None
         except ValidationError as exc:
             raise fail(f"invalid configuration: {describe_validation_error(exc)}") from None
-        except (UserError, ServiceError) as exc:
+        except (UserError, ServiceError, RulesError) as exc:
             raise fail(str(exc)) from None
         except OperationalError:
             raise fail(f"cannot reach ClickHouse at {get_settings().clickhouse_url} "
@@ -196,6 +197,7 @@ def worker() -> None:
 
 
 @app.command()
+@friendly
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="article files")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="json (JSON Lines) or table")] = "json",

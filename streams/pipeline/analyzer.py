@@ -12,9 +12,10 @@ In order, each once per document:
 6. context — subject, region, year and reference year of each figure (:mod:`~streams.pipeline.context`);
 7. assemble — the document's topics from its paragraphs, keywords, one :class:`Analysis`.
 
-``Pipeline.version`` is ``<code version>+r<8 hex>``: the caller's code version and a sha256 over
-the names and bytes of the effective rules files (the shipped ``rules/`` overlaid by
-``rules_dir``, see :mod:`~streams.pipeline.rulefiles`), so it changes when either changes.
+``Pipeline.version`` is ``<code version>+c<8 hex>.r<8 hex>``: the caller's code version, a sha256
+over the pipeline's own modules and one over the names and bytes of the effective rules files (the
+shipped ``rules/`` overlaid by ``rules_dir``, see :mod:`~streams.pipeline.rulefiles`), so it changes
+when any of them changes, also without a version bump.
 
 The result is deterministic: same text, title, publication date, rules and code → equal results.
 """
@@ -32,7 +33,7 @@ from streams.pipeline.keywords import KeywordScorer
 from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
 from streams.pipeline.regions import document_regions
-from streams.pipeline.rulefiles import rules_files, rules_hash
+from streams.pipeline.rulefiles import code_hash, rules_files, rules_hash
 from streams.pipeline.segment import get_segmenter
 from streams.pipeline.types import DEFAULT_LIMITS, Analysis, DocInfo, Limits, NormalizedDoc, ParagraphTopics
 
@@ -48,7 +49,8 @@ class Pipeline:
         self.limits = limits
         self.rules_dir = rules_dir
         self.rules_hash = rules_hash(files)
-        self.version: str = f"{code_version}+r{self.rules_hash}"
+        self.code_hash = code_hash()
+        self.version: str = f"{code_version}+c{self.code_hash}.r{self.rules_hash}"
         self.segmenter = get_segmenter(segmenter, files["dict.txt"])
         self.topic_rules = load_topic_rules(files["topics.json"])
         self.metric_lexicon = load_metric_lexicon(files["metrics.json"])

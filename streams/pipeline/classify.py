@@ -28,13 +28,13 @@ Every matched term (and ``heading:…``/``lead:…`` cue) is kept as evidence.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
+from streams.pipeline.rulemodels import TopicsRules, read_json, validated
 
 DEFAULT_TOPICS_PATH: Traversable = DEFAULT_RULES_DIR / "topics.json"
 _SENTENCE_MARK = re.compile("[。！？!?；;]")
@@ -123,8 +123,10 @@ def _heading_rules(raw: dict) -> HeadingRules:
     )
 
 
-def parse_topic_rules(data: dict) -> TopicRules:
-    """Compile the JSON document of ``topics.json``."""
+def parse_topic_rules(data: dict, name: str = "topics.json") -> TopicRules:
+    """Compile the JSON document of ``topics.json`` (validated first, see
+    :mod:`~streams.pipeline.rulemodels`)."""
+    data = validated(TopicsRules, data, name)
     table = _term_table(data["terms"], data.get("neutral", []))
     thresholds = data["thresholds"]
     return TopicRules(
@@ -149,7 +151,8 @@ def parse_topic_rules(data: dict) -> TopicRules:
 
 def load_topic_rules(path: Traversable | None = None) -> TopicRules:
     """Load and compile ``topics.json`` (default: the shipped rules file)."""
-    return parse_topic_rules(json.loads((path or DEFAULT_TOPICS_PATH).read_text(encoding="utf-8")))
+    path = path or DEFAULT_TOPICS_PATH
+    return parse_topic_rules(read_json(path), path.name)
 
 
 # --- paragraphs ---------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ instead. See the ``comment`` in that file for how the rules are applied.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources.abc import Traversable
 
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
+from streams.pipeline.rulemodels import MetricsRules, read_json, validated
 
 DEFAULT_METRICS_PATH: Traversable = DEFAULT_RULES_DIR / "metrics.json"
 
@@ -113,8 +113,10 @@ def _by_length(mapping: dict[str, str]) -> dict[str, str]:
     return dict(sorted(mapping.items(), key=lambda item: -len(item[0])))
 
 
-def lexicon_from_dict(data: dict) -> MetricLexicon:
-    """Build a lexicon from the parsed JSON (longest surface forms first where order matters)."""
+def lexicon_from_dict(data: dict, name: str = "metrics.json") -> MetricLexicon:
+    """Build a lexicon from the parsed JSON (validated first, see :mod:`~streams.pipeline.rulemodels`;
+    longest surface forms first where order matters)."""
+    data = validated(MetricsRules, data, name)
     rules = tuple(
         MetricRule(
             metric=r["metric"],
@@ -153,4 +155,4 @@ def lexicon_from_dict(data: dict) -> MetricLexicon:
 @lru_cache(maxsize=8)
 def load_metric_lexicon(path: Traversable = DEFAULT_METRICS_PATH) -> MetricLexicon:
     """Read a ``metrics.json`` (default: the shipped one); cached per path."""
-    return lexicon_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return lexicon_from_dict(read_json(path), path.name)

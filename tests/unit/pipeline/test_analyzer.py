@@ -16,12 +16,12 @@ from streams.pipeline.figures import find_figures, topics_by_paragraph
 from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
 from streams.pipeline.regions import DocumentRegions, city_of, document_regions, province_of
-from streams.pipeline.rulefiles import DEFAULT_RULES_DIR, rules_files, rules_hash
+from streams.pipeline.rulefiles import DEFAULT_RULES_DIR, code_hash, rules_files, rules_hash
 from streams.pipeline.types import Analysis, Metric
 
 PACKAGE = Path(streams.pipeline.__file__).parent
 # What the pipeline may import besides the standard library and itself: its declared dependencies.
-DEPENDENCIES = {"jieba", "rjieba", "opencc"}
+DEPENDENCIES = {"jieba", "rjieba", "opencc", "pydantic"}  # pydantic: the rules files as models
 
 
 def test_document_regions_scans_the_text_once_and_falls_back_to_the_title():
@@ -75,16 +75,27 @@ def test_shipped_rules_are_package_resources():
 
 
 def test_rules_dir_overrides_by_name_and_changes_the_version(tmp_path):
-    shipped = rules_hash(rules_files())
-    assert Pipeline(code_version="1.2.3").version == f"1.2.3+r{shipped}"
-    assert Pipeline(rules_dir=tmp_path, code_version="1.2.3").version == f"1.2.3+r{shipped}"  # empty: no change
+    shipped, code = rules_hash(rules_files()), code_hash()
+    assert Pipeline(code_version="1.2.3").version == f"1.2.3+c{code}.r{shipped}"
+    assert Pipeline(rules_dir=tmp_path, code_version="1.2.3").version == f"1.2.3+c{code}.r{shipped}"  # empty: no change
     (tmp_path / "topics.json").write_bytes((DEFAULT_RULES_DIR / "topics.json").read_bytes() + b"\n")
     (tmp_path / "notes.md").write_text("not a rules file", encoding="utf-8")
     files = rules_files(tmp_path)
     assert list(files) == ["admin_changes.json", "dict.txt", "metrics.json", "topics.json"] and files["topics.json"] == tmp_path / "topics.json"
     pipeline = Pipeline(rules_dir=tmp_path, code_version="1.2.3")
     assert pipeline.rules_hash == rules_hash(files) != shipped
-    assert pipeline.version == f"1.2.3+r{pipeline.rules_hash}"
+    assert pipeline.version == f"1.2.3+c{code}.r{pipeline.rules_hash}"
+
+
+def test_a_change_of_the_pipeline_code_changes_the_version(tmp_path):
+    package = tmp_path / "pipeline"
+    package.mkdir()
+    for entry in PACKAGE.iterdir():
+        if entry.name.endswith(".py"):
+            (package / entry.name).write_bytes(entry.read_bytes())
+    assert code_hash(package) == code_hash()
+    (package / "figures.py").write_bytes((PACKAGE / "figures.py").read_bytes() + b"\n# a fix\n")
+    assert code_hash(package) != code_hash()
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,163 @@
+"""The rules files as validated models: a misspelt key, an unknown topic or qualifier, a regex that
+does not compile or a metric rule on a unit no surface form gives is an error when the rules are
+loaded, in one line naming the file and the key (:class:`RulesError`).
+
+``metrics.json`` → :class:`MetricsRules`, ``topics.json`` → :class:`TopicsRules`; the loaders in
+:mod:`~streams.pipeline.lexicon` and :mod:`~streams.pipeline.classify` compile the validated data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources.abc import Traversable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Topic = Literal["产业", "健康", "教育", "就业"]
+TopicOrOther = Literal["产业", "健康", "教育", "就业", "other"]
+QualifierKind = Literal["approx", "at_least", "at_most", "exact"]
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used, described in one line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    return pattern
+
+
+class MetricRuleModel(_Strict):
+    metric: str = Field(min_length=1)
+    keywords: list[str] = []
+    units: list[str] = []
+    left_regex: str | None = None
+    topic: TopicOrOther | None = None
+
+    @field_validator("left_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return None if value is None else _compiles(value)
+
+
+class TopicRuleModel(_Strict):
+    topic: TopicOrOther
+    keywords: list[str] = Field(min_length=1)
+
+
+class MetricsRules(_Strict):
+    """``metrics.json`` (see its ``comment`` for how the rules apply)."""
+
+    version: str
+    comment: str = ""
+    units: dict[str, tuple[str, float]] = Field(min_length=1)
+    units_needing_context: dict[str, str] = {}
+    bare_count_nouns: dict[str, list[str]]
+    bare_count_nouns_before: dict[str, list[str]] = {}
+    enumerated_count_units: list[str] = []
+    head_noun_units: list[str] = []
+    qualifier_noun_heads: dict[str, list[str]] = {}
+    qualifiers_before: dict[str, QualifierKind]
+    qualifiers_after: dict[str, QualifierKind]
+    qualifier_verbs: list[str] = []
+    name_suffixes: list[str] = []
+    excluded_after_ge: list[str] = []
+    metric_rules: list[MetricRuleModel]
+    metric_topics: dict[str, TopicOrOther] = {}
+    topic_rules: list[TopicRuleModel]
+    subject_strip_prefixes: list[str] = []
+    subject_strip_suffixes: list[str] = []
+
+    @model_validator(mode="after")
+    def _units_known(self) -> MetricsRules:
+        base_units = {base for base, _ in self.units.values()}
+        for index, rule in enumerate(self.metric_rules):
+            unknown = sorted(set(rule.units) - base_units)
+            if unknown:
+                raise ValueError(f"metric_rules.{index}.units: {unknown[0]!r} is no base unit of `units`")
+        for field_name in ("bare_count_nouns", "bare_count_nouns_before"):
+            unknown = sorted(set(getattr(self, field_name)) - base_units)
+            if unknown:
+                raise ValueError(f"{field_name}: {unknown[0]!r} is no base unit of `units`")
+        return self
+
+
+class ThresholdsModel(_Strict):
+    min_score: float
+    relative: float
+    repeat_factor: float
+    max_repeats: int
+    list_factor: float
+    list_marks: str
+    short_chars: int
+    short_min_score: float
+
+
+class DocumentModel(_Strict):
+    min_score: float
+
+
+class MetricEvidenceModel(_Strict):
+    weight: float = 0.0
+    cap: int = 0
+
+
+class HeadingModel(_Strict):
+    max_chars: int
+    weight: float
+    lead_weight: float
+    scope: int
+    exclude: list[str]
+    inline: list[str]
+    cues: dict[Topic, list[str]] = {}
+
+    @field_validator("exclude", "inline")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        return [_compiles(pattern) for pattern in value]
+
+
+class TopicsRules(_Strict):
+    """``topics.json``: weighted terms per topic, thresholds, headings."""
+
+    version: str
+    description: str = ""
+    labels: list[Topic] = Field(min_length=1)
+    thresholds: ThresholdsModel
+    document: DocumentModel
+    metrics: MetricEvidenceModel = MetricEvidenceModel()
+    heading: HeadingModel
+    neutral: list[str] = []
+    terms: dict[Topic, dict[str, float]]
+
+
+def validated(model: type[_Strict], data: Any, name: str) -> dict[str, Any]:
+    """``data`` checked against ``model``, as plain data with defaults filled in; RulesError
+    naming ``name`` and the first wrong key otherwise."""
+    try:
+        return model.model_validate(data).model_dump()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        if error["loc"]:  # a check of the whole file names its key in the message itself
+            message = ".".join(str(part) for part in error["loc"]) + ": " + message
+        raise RulesError(f"rules file {name}: {message}") from None
+
+
+def read_json(path: Traversable) -> Any:
+    """A rules file's JSON; RulesError naming the file when it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RulesError(f"rules file {path.name}: not valid JSON ({exc})") from None
