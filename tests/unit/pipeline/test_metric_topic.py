@@ -55,3 +55,20 @@ def test_topical_money_and_domain_words_of_the_clause():
     assert _topics("全县为适龄儿童免费视力筛查3400人次。", None) == {"3400人次": "健康"}
     assert _topics("秋季学期发放助学金52万元。", None) == {"52万元": "教育"}
     assert _topics("沿河新开民宿12家。", None) == {"12家": "产业"}
+
+
+def _metrics(text: str) -> dict[str, str]:
+    doc = normalize(text)
+    found = find_figures(doc, LEXICON)
+    return {m.span: m.metric for m in attach_context(found, document_regions(doc.text, None), doc.paragraphs, LEXICON)}
+
+
+def test_tonnage_and_value_added_are_output():
+    assert _metrics("今年新收鲜笋860吨。") == {"860吨": "output"}
+    assert _metrics("全县农业增加值12.4亿元。") == {"12.4亿元": "output"}
+
+
+def test_day_labour_pay_is_a_wage_and_hired_hands_are_employed():
+    assert _metrics("在茶厂打零工每天180元。") == {"180元": "wage"}
+    assert _metrics("加工厂常年雇用村民45人。") == {"45人": "employed"}
+    assert _metrics("车间里上班的有62人。") == {"62人": "employed"}
