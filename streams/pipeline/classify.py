@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
@@ -292,8 +292,20 @@ def classify_paragraphs(texts: Sequence[str], rules: TopicRules,
             left -= 1
         if decision.is_heading and index > 0:  # the first line is a title or masthead: no context
             context, context_note, left = decision.heading_topics, text.strip(), rules.heading.scope
+        if _TABLE_CAPTION.match(text) or _is_table_head(text):
+            # table captions and heads name what follows; they are about nothing themselves
+            decision = replace(decision, topics=[])
         decisions.append(decision)
     return decisions
+
+
+_TABLE_CAPTION = re.compile(r"^\s*(?:附)?表\s*[0-9一二三四五六七八九十]+[\s：:、.]")
+_CELL_GAP = re.compile(r"\t|\S {1,}(?=\S)")
+
+
+def _is_table_head(text: str) -> bool:
+    """A row of three or more cells (tab or space separated) without a figure: a table's head."""
+    return len(_CELL_GAP.findall(text.strip())) >= 2 and not any(c.isdigit() for c in text)
 
 
 def _rename_heading_evidence(decision: TopicDecision, note: str) -> None:

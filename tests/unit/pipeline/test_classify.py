@@ -129,3 +129,13 @@ def test_thresholds_come_from_data():
     data["thresholds"]["short_min_score"] = 100.0
     strict = parse_topic_rules(data)
     assert classify_paragraph("贫困人口基本医疗保险参保率达到100%，家庭医生签约服务率达到99.6%。", strict).topics == []
+
+
+def test_table_captions_and_heads_are_about_nothing():
+    from streams.pipeline.classify import classify_paragraphs, load_topic_rules
+
+    rules = load_topic_rules()
+    texts = ["表2 2024年就业帮扶主要指标", "指标\t数值\t单位", "公益性岗位\t860\t个", "全年开展技能培训3200人次，转移就业1.2万人。"]
+    topics = [d.topics for d in classify_paragraphs(texts, rules)]
+    assert topics[:2] == [[], []]
+    assert topics[3] == ["就业"]

@@ -19,4 +19,4 @@ def test_devset_paragraph_topics_micro_f1():
                     if line.strip())
     assert total.rows == gold_rows
     assert not [e for s in per_article.values() for e in s.errors if "UNMAPPED" in e]
-    assert total.f1 >= 0.85
+    assert total.f1 >= 0.93  # issue 8's bar

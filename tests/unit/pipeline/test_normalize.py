@@ -77,3 +77,12 @@ def test_invisible_format_characters_are_removed_so_numbers_read_whole():
 
 def test_a_zero_width_joiner_stays_inside_an_emoji_sequence():
     assert normalize("外出务工👷\u200d♀️增收").text == "外出务工👷\u200d♀️增收"
+
+
+def test_table_rows_stay_lines_of_their_own():
+    text = "表3　2024年茶叶生产情况\n项目　数量　单位\n茶园面积　3.6　万亩\n干茶产量\t1280\t吨\n全年茶叶综合产值达到9.2亿元，同比增长6%。\n"
+    assert [p.text for p in normalize(text).paragraphs] == [
+        "表3 2024年茶叶生产情况", "项目 数量 单位", "茶园面积 3.6 万亩", "干茶产量\t1280\t吨",
+        "全年茶叶综合产值达到9.2亿元，同比增长6%。",
+    ]
+
