@@ -80,6 +80,7 @@ _RANGE_SEP = re.compile(r"至|到|—{1,2}|–|~|-")
 _APPROX_INNER = re.compile(r"余|多|来|把")
 # a table row: number and unit in cells separated by tabs or spaces (粮食　15.62　万吨　3.4%)
 _CELL_GAP = re.compile(r"[\t ]+")
+_TABLE_GROWTH_GAP = re.compile(r"[\t ]+[-−]?")
 _BAD_BEFORE = set("第.:+/?\ufffd#@")
 _BAD_AFTER = set(":+/?\ufffd")
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
@@ -539,6 +540,10 @@ def _read_clauses(text: str, quantities: list[_Quantity], lexicon: MetricLexicon
                 metric, topic = lexicon.classify(phrase, "", quantity.unit)
         if metric == "other" and topic is None and head and quantity.start > len(head):
             metric, topic = lexicon.classify(head, "", quantity.unit)  # 按致贫原因分为：…缺劳力23户
+        if quantity.unit == "%" and figures and figures[-1].unit != "%" and _TABLE_GROWTH_GAP.fullmatch(gap_text):
+            # a table row `item value unit growth`: the percentage cell right after a quantity
+            # is that quantity's change (``粮食　15.62　万吨　3.4%``)
+            metric, topic = "growth_rate", figures[-1].topic
         inherited = _inherit(text[seg_start : quantity.start], quantity.unit, figures, metric)
         if inherited is None and breakdown is not None and metric in _GENERIC_METRICS:
             inherited = _parent(quantity.unit, breakdown, metric)  # 其中，贫困人口89户309人，非贫困人口16户

@@ -72,3 +72,13 @@ def test_day_labour_pay_is_a_wage_and_hired_hands_are_employed():
     assert _metrics("在茶厂打零工每天180元。") == {"180元": "wage"}
     assert _metrics("加工厂常年雇用村民45人。") == {"45人": "employed"}
     assert _metrics("车间里上班的有62人。") == {"62人": "employed"}
+
+
+def test_a_percentage_cell_after_a_quantity_in_a_table_row_is_its_change():
+    doc_text = "茶叶\t1.26\t万吨\t-1.5%"
+    doc = normalize(doc_text)
+    found = find_figures(doc, LEXICON)
+    rows = [(m.span, m.metric, m.topic) for m in attach_context(found, document_regions(doc.text, None), doc.paragraphs, LEXICON)]
+    assert rows == [("1.26\t万吨", "output", "产业"), ("1.5%", "growth_rate", "产业")]
+    # in prose a percentage with words of its own is not taken for a change
+    assert _metrics("茶叶产量1.26万吨，占全省8%。") == {"1.26万吨": "output", "8%": "other"}
