@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     sink_batch_rows: int = 10_000
     sink_flush_seconds: float = 1.0
     sink_batch_docs: int = 1000
+    # The enrich agent takes up to this many news.raw messages at once (waiting at most this long
+    # for them) and works on their partitions side by side.
+    enrich_batch_docs: int = 64
+    enrich_batch_seconds: float = 0.05
     max_doc_chars: int = 1_000_000
     # Figures one document may hold; over either, it goes to the DLQ as too_many_figures.
     max_figures_per_sentence: int = 500

@@ -5,14 +5,16 @@
 
 The agents only loop and ack; what happens to a message is in :mod:`streams.stream.steps`, which
 replay uses too. All agents run with concurrency=1 (faust can commit past an in-flight message
-otherwise); scale by partitions and worker processes. Acks: ``enrich`` is acked by faust after its
-loop body returned, i.e. after the enriched or DLQ record was acknowledged by the broker; the
-sinks use ``noack_take`` and ack an event only after ClickHouse acknowledged its rows (or its DLQ
-record was delivered), so nothing read is ever lost silently.
+otherwise); scale by partitions and worker processes. Acks: every agent uses ``noack_take``.
+``enrich`` works on the partitions of a take side by side (one message at a time per partition,
+one analysis at a time in all) and acks each message once its enriched or DLQ record was
+acknowledged by the broker; the sinks ack an event only after ClickHouse acknowledged its rows (or
+its DLQ record was delivered), so nothing read is ever lost silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -60,9 +62,9 @@ def create_app(settings: Settings) -> faust.App:
     sink = ClickHouseSink(settings)
     dlq_inserter = RetryingInserter(settings)
 
-    @app.agent(topics[settings.raw_topic], concurrency=1)
-    async def enrich(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+    async def enrich_partition(stream: faust.StreamT, events: list[Any]) -> None:
+        # one partition's messages in order, each acked once its output (or DLQ record) is durable
+        for event in events:
             try:
                 await steps.enrich_and_publish(event.message)
             except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the message
@@ -70,6 +72,18 @@ def create_app(settings: Settings) -> faust.App:
                     await steps.send_dlq(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", event.message)
                 except Exception as dlq_exc:  # noqa: BLE001
                     stop_now(dlq_exc)
+            await stream.ack(event)
+
+    @app.agent(topics[settings.raw_topic], concurrency=1)
+    async def enrich(stream: faust.StreamT) -> None:
+        # Partitions run side by side, so that one partition's send to the broker overlaps with
+        # another's analysis; within a partition one message at a time (the poison marks and the
+        # committed offset both assume it).
+        async for events in stream.noack_take(settings.enrich_batch_docs, within=settings.enrich_batch_seconds):
+            by_partition: dict[int, list[Any]] = {}
+            for event in events:
+                by_partition.setdefault(event.message.partition, []).append(event)
+            await asyncio.gather(*(enrich_partition(stream, part) for part in by_partition.values()))
 
     async def flush_and_ack(stream: faust.StreamT) -> None:
         result = await steps.flush(sink)

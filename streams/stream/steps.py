@@ -94,6 +94,9 @@ class Steps:
         self.pipeline = pipeline
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
         self.marks = marks
+        # one analysis at a time (the GIL allows no more anyway): when the process dies, only the
+        # message being analysed carries an in-flight mark, even with partitions run side by side
+        self._analysing = asyncio.Lock()
 
     async def deliver(self, topic: str, key: bytes | None, value: bytes) -> Any:
         """Send and wait for the broker's ack, retrying retriable errors for as long as it takes
@@ -153,28 +156,29 @@ class Steps:
         """One ``news.raw`` message → news.enriched, or a DLQ record. With ``redo_input_dlq``
         false (replay), input that was refused when first read is only counted: its DLQ record
         exists already; failures of the analysis itself are always new and always DLQ'd.
-        With marks, a message that killed the process twice is not analysed a third time."""
-        if self.marks is None:
-            return await self._enrich_and_publish(message, redo_input_dlq)
-        died = self.marks.begin(message.topic, message.partition, message.offset)
+        With marks, a message that killed the process twice while it was analysed is not analysed
+        a third time (the mark covers the analysis only: a send in flight cannot be the culprit)."""
         try:
-            if self.marks.is_poison(died):
-                await self.send_dlq(intake.POISON_MESSAGE, f"the worker died {died} times while analysing this "
-                                    "message; it is not analysed again", message)
-                return Outcome("dlq", intake.POISON_MESSAGE)
-            return await self._enrich_and_publish(message, redo_input_dlq)
-        finally:
-            self.marks.done(message.topic, message.partition)
-
-    async def _enrich_and_publish(self, message: MessageLike, redo_input_dlq: bool) -> Outcome:
-        try:
-            doc = await self.enrich(message)
+            async with self._analysing:
+                doc = await self._analyse(message)
         except intake.IntakeError as exc:
-            if redo_input_dlq or exc.kind in intake.ANALYSIS_KINDS:
+            if redo_input_dlq or exc.kind in intake.ANALYSIS_KINDS or exc.kind == intake.POISON_MESSAGE:
                 await self.send_dlq(exc.kind, exc.detail, message, exc.doc_id)
                 return Outcome("dlq", exc.kind)
             return Outcome("skipped", exc.kind)
         return await self.publish(doc, message)
+
+    async def _analyse(self, message: MessageLike) -> EnrichedDocument:
+        if self.marks is None:
+            return await self.enrich(message)
+        died = self.marks.begin(message.topic, message.partition, message.offset)
+        try:
+            if self.marks.is_poison(died):
+                raise intake.IntakeError(intake.POISON_MESSAGE, f"the worker died {died} times while analysing "
+                                         "this message; it is not analysed again")
+            return await self.enrich(message)
+        finally:
+            self.marks.done(message.topic, message.partition)
 
     async def to_sink(self, sink: ClickHouseSink, message: MessageLike, ack: Any = None, *,
                       redo_input_dlq: bool = True) -> bool:

@@ -175,3 +175,32 @@ async def test_a_message_that_killed_the_worker_twice_goes_to_the_dlq_as_poison(
     assert record["payload"] == message.value.decode() and "died 2 times" in record["detail"]
     assert send.on("news.enriched") == [] and list(tmp_path.iterdir()) == []
     assert (await walker.enrich_and_publish(raw(doc_id="d2"))).status == "published"
+
+
+async def test_the_in_flight_mark_covers_the_analysis_not_the_send(pipeline, tmp_path):
+    """Partitions run side by side: a message whose output is still on its way to the broker when
+    the worker dies must not count as having killed it."""
+    import asyncio
+
+    from streams.stream.poison import InflightMarks
+
+    marks = InflightMarks(tmp_path)
+    release = asyncio.Event()
+    marks_while_sending: list[list[str]] = []
+
+    async def slow_send(topic: str, key: bytes | None, value: bytes) -> RecordMetadata:
+        marks_while_sending.append(sorted(p.name for p in tmp_path.glob("*.json")))
+        await release.wait()
+        return RecordMetadata(topic, 0, None, 1, -1, None, 0)
+
+    walker = Steps(SETTINGS, slow_send, pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=marks)
+    first = asyncio.create_task(walker.enrich_and_publish(raw(doc_id="a")))
+    second = asyncio.create_task(walker.enrich_and_publish(Message("news.raw", 2, 9, b"b", raw(doc_id="b").value)))
+    async def both_sending() -> None:
+        while len(marks_while_sending) < 2:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(both_sending(), timeout=30)
+    release.set()
+    assert [(await first).status, (await second).status] == ["published", "published"]
+    assert marks_while_sending == [[], []]
