@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 
+from streams.pipeline.normalize import is_table_row
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 from streams.pipeline.rulemodels import TopicsRules, read_json, validated
 
@@ -300,12 +301,11 @@ def classify_paragraphs(texts: Sequence[str], rules: TopicRules,
 
 
 _TABLE_CAPTION = re.compile(r"^\s*(?:附)?表\s*[0-9一二三四五六七八九十]+[\s：:、.]")
-_CELL_GAP = re.compile(r"\t|\S {1,}(?=\S)")
 
 
 def _is_table_head(text: str) -> bool:
-    """A row of three or more cells (tab or space separated) without a figure: a table's head."""
-    return len(_CELL_GAP.findall(text.strip())) >= 2 and not any(c.isdigit() for c in text)
+    """A table row without a figure: the table's head."""
+    return is_table_row(text.strip()) and not any(c.isdigit() for c in text)
 
 
 def _rename_heading_evidence(decision: TopicDecision, note: str) -> None:

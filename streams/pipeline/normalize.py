@@ -145,7 +145,7 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
         line = raw.strip()
         if not line:
             continue
-        row = _is_table_row(line)
+        row = is_table_row(line)
         number_split = bool(_NUMBER_TAIL.search(current) and _UNIT_HEAD.match(line))
         # a table row is a line of its own: never joined to its caption, head or next row
         if current and (indented or _is_final(current) or not (join_open or number_split) or row or current_is_row):
@@ -161,7 +161,7 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
 _TABLE_CELLS = re.compile(r"\t|(?<=\S)(?: {1,}|\u3000+)(?=\S)")
 
 
-def _is_table_row(line: str) -> bool:
+def is_table_row(line: str) -> bool:
     """Three or more cells separated by tabs or spaces (``粮食　15.62　万吨　3.4%``), in Chinese text."""
     return len(_TABLE_CELLS.findall(line)) >= 2 and bool(_CJK.search(line)) and not _LINE_END_FINAL.search(line)
 
