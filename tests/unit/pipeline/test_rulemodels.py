@@ -35,31 +35,19 @@ def test_the_shipped_rules_are_valid():
         (lambda d: d["metric_rules"][0].update(units=["斤"]), "metrics.json: metric_rules.0.units: '斤' is no base unit"),
         (lambda d: d["qualifiers_after"].update(左右="about"), "metrics.json: qualifiers_after.左右: Input should be"),
         (lambda d: d.pop("units"), "metrics.json: units: Field required"),
-    ],
-)
-def test_a_wrong_metrics_file_is_one_line_naming_file_and_key(change, message):
-    data = copy.deepcopy(METRICS)
-    change(data)
-    with pytest.raises(RulesError) as err:
-        lexicon_from_dict(data)
-    assert str(err.value).startswith("rules file " + message), str(err.value)
-    assert "\n" not in str(err.value)
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
         (lambda d: d["terms"].update(扶贫={"扶贫": 1.0}), "topics.json: terms.扶贫.[key]: Input should be"),
         (lambda d: d["thresholds"].update(min_scor=3.0), "topics.json: thresholds.min_scor: unknown key"),
         (lambda d: d["heading"]["inline"].append("[未闭合"), "topics.json: heading.inline: not a regular"),
     ],
 )
-def test_a_wrong_topics_file_is_one_line_naming_file_and_key(change, message):
-    data = copy.deepcopy(TOPICS)
+def test_a_wrong_rules_file_is_one_line_naming_file_and_key(change, message):
+    shipped, parse = (METRICS, lexicon_from_dict) if message.startswith("metrics") else (TOPICS, parse_topic_rules)
+    data = copy.deepcopy(shipped)
     change(data)
     with pytest.raises(RulesError) as err:
-        parse_topic_rules(data)
+        parse(data)
     assert str(err.value).startswith("rules file " + message), str(err.value)
+    assert "\n" not in str(err.value)
 
 
 def test_a_rules_dir_with_a_broken_file_fails_the_pipeline(tmp_path: Path):
