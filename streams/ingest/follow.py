@@ -217,8 +217,11 @@ class Follower:
             if answer.status == 304:
                 report.skipped += 1
                 return report
-            text, _ = decode_page(answer.body, answer.headers.get("Content-Type"), source.encoding)
-            article = extract_article(text, answer.url, item)
+            # charset detection and main-text extraction take tens of milliseconds a page: off the
+            # event loop, so that the other sources' fetches go on meanwhile
+            text, _ = await asyncio.to_thread(decode_page, answer.body, answer.headers.get("Content-Type"),
+                                              source.encoding)
+            article = await asyncio.to_thread(extract_article, text, answer.url, item)
             too_long = length_problem(article.text, self.settings.max_doc_chars)
             if too_long:
                 raise PageError(f"{answer.url}: {too_long}")
