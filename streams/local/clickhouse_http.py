@@ -584,6 +584,20 @@ class InsertCounter:
 _DATABASE = ""  # the key of the current database among a session's overlaid settings
 
 
+def _setting_sql(name: str, value: str) -> str:
+    """The statement that gives a connection ``value`` for setting ``name`` (``_DATABASE``: USE)."""
+    return f"USE {quote_identifier(value)}" if name == _DATABASE else f"SET {name} = {quote_literal(value)}"
+
+
+def _current_values(conn: Any, which: str) -> dict[str, str]:
+    """The connection's values of the settings ``which`` selects, and its database under ``_DATABASE``."""
+    rows = conn.query(
+        f"SELECT name, value FROM system.settings WHERE {which} UNION ALL SELECT '', currentDatabase()",
+        "TabSeparatedRaw",
+    ).bytes()
+    return dict(line.split("\t", 1) for line in rows.decode().splitlines())
+
+
 @dataclass
 class _Session:
     """A ClickHouse HTTP session: one chdb connection keeping its ``SET``/``USE`` state.
@@ -610,14 +624,8 @@ class _Session:
             del self.applied[name]
         new = [n for n in wanted if n not in self.applied]
         if new:
-            settings = [n for n in new if n != _DATABASE]
-            listed = ", ".join(quote_literal(n) for n in settings) or "''"
-            rows = self.conn.query(
-                f"SELECT name, value FROM system.settings WHERE name IN ({listed}) "
-                "UNION ALL SELECT '', currentDatabase()",
-                "TabSeparatedRaw",
-            ).bytes()
-            current = dict(line.split("\t", 1) for line in rows.decode().splitlines())
+            listed = ", ".join(quote_literal(n) for n in new if n != _DATABASE) or "''"
+            current = _current_values(self.conn, f"name IN ({listed})")
             for name in new:
                 if name not in current:  # chdb refuses the SET below with UNKNOWN_SETTING
                     self._set(name, wanted[name])
@@ -636,10 +644,7 @@ class _Session:
             self.applied.clear()
 
     def _set(self, name: str, value: str) -> None:
-        if name == _DATABASE:
-            self.conn.query("USE " + quote_identifier(value))
-        else:
-            self.conn.query(f"SET {name} = {quote_literal(value)}")
+        self.conn.query(_setting_sql(name, value))
 
 
 class Renderings:
@@ -721,18 +726,10 @@ class Engine:
         sess = self.acquire_session(session_id, timeout, check)
         try:
             sess.reset()
-            rows = sess.conn.query(
-                "SELECT name, value FROM system.settings WHERE changed AND name != 'readonly' "
-                "UNION ALL SELECT '', currentDatabase()",
-                "TabSeparatedRaw",
-            ).bytes()
+            values = _current_values(sess.conn, "changed AND name != 'readonly'")
         finally:
             self.release_session(sess)
-        statements = []
-        for line in rows.decode().splitlines():
-            name, _, value = line.partition("\t")
-            statements.append(f"USE {quote_identifier(value)}" if name == "" else f"SET {name} = {quote_literal(value)}")
-        return statements
+        return [_setting_sql(name, value) for name, value in values.items()]
 
     def release_session(self, sess: _Session) -> None:
         sess.last_used = time.monotonic()
@@ -1443,15 +1440,14 @@ class Request:
         return text, None, b""
 
     # --- settings ---
-    def _apply(self, conn: Any, with_readonly: bool = True) -> None:
-        """Apply database and settings to a fresh connection (it is closed after the request)."""
+    def _apply(self, conn: Any) -> None:
+        """Apply database and settings to a fresh connection (it is closed after the request);
+        readonly comes later, after the external tables (see run)."""
         try:
             if self.params.get("database"):
-                conn.query("USE " + quote_identifier(self.params["database"]))
+                conn.query(_setting_sql(_DATABASE, self.params["database"]))
             for name, value in self.settings.items():
-                conn.query(f"SET {name} = {quote_literal(value)}")
-            if self.readonly and with_readonly:
-                conn.query(f"SET readonly = {self.readonly}")
+                conn.query(_setting_sql(name, value))
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from exc
 
@@ -1503,7 +1499,7 @@ class Request:
                     except Exception as exc:
                         raise ClickHouseError.from_engine(exc) from exc
             if sess is None:
-                self._apply(conn, with_readonly=False)
+                self._apply(conn)
                 self._load_external(conn)
                 if self.readonly:
                     try:
@@ -1670,23 +1666,15 @@ class Request:
             headers["Content-Encoding"] = encoder.encoding
         if whole is not None:
             self._send_whole(headers, encoder.whole(whole))
-        elif self.params.get("wait_end_of_query") in ("1", "true") or self.params.get("http_wait_end_of_query") in (
-            "1",
-            "true",
-        ):
-            assert chunks is not None
-            try:
-                self._send_spooled(headers, encoder, chunks)
-            finally:
-                chunks.close()
-        else:
-            assert chunks is not None
-            try:
-                self._send_chunked(headers, encoder, chunks)
-            finally:
-                # a client gone mid-result: the stream is cancelled here, before run() closes the
-                # connection (closing a chdb connection under a live stream aborts the engine)
-                chunks.close()
+            return
+        assert chunks is not None
+        wait = any(self.params.get(name) in ("1", "true") for name in ("wait_end_of_query", "http_wait_end_of_query"))
+        try:
+            (self._send_spooled if wait else self._send_chunked)(headers, encoder, chunks)
+        finally:
+            # a client gone mid-result: the stream is cancelled here, before run() closes the
+            # connection (closing a chdb connection under a live stream aborts the engine)
+            chunks.close()
 
     def _empty_result(self, conn: Any, sql: str, default_format: str, kind: formats.Kind) -> bytes:
         """What ClickHouse sends for a result without rows: nothing for a format without a header

@@ -32,7 +32,7 @@ _CONCATENABLE = (
 #: text formats whose chunks start with this many header lines
 _HEADER_LINES: dict[str, int] = {}
 for _base in ("TabSeparated", "TSV", "TabSeparatedRaw", "TSVRaw", "Raw", "CSV", "JSONCompactEachRow",
-              "JSONCompactStringsEachRow", "CustomSeparated"):
+              "JSONCompactStringsEachRow"):
     _HEADER_LINES[f"{_base}WithNames".lower()] = 1
     _HEADER_LINES[f"{_base}WithNamesAndTypes".lower()] = 2
 #: binary formats whose chunks start with a column count, names and (maybe) types
@@ -45,9 +45,7 @@ def kind(fmt: str) -> Kind:
     name = fmt.lower()
     if name in CONCATENABLE:
         return Kind.CONCATENATE
-    if name in _HEADER_LINES and not name.startswith("customseparated"):
-        return Kind.HEADER
-    if name in _BINARY_HEADER:
+    if name in _HEADER_LINES or name in _BINARY_HEADER:
         return Kind.HEADER
     return Kind.WHOLE
 
