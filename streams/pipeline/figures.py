@@ -392,8 +392,7 @@ class _Scanner:
 
     def _unit_cell(self, start: int, pos: int) -> tuple[int, float, tuple[str, str, float]] | None:
         """``粮食　15.62　万吨　3.4%``: in a table row (or text spaced out as ``投入 500 万元``) the
-        unit, with its 万/亿, follows in the next cell; the number must stand in a cell of its own.
-        (Joined table rows leave nothing after the unit cell to check: ``…\t万人其中：…``.)"""
+        unit, with its 万/亿, follows in the next cell; the number must stand in a cell of its own."""
         gap = _CELL_GAP.match(self.text, pos)
         if gap is None or (start > 0 and self.text[start - 1] not in "\t "):
             return None
