@@ -50,6 +50,8 @@ def create_app(settings: Settings) -> faust.App:
         producer_max_request_size=settings.max_message_bytes,
         producer_compression_type="gzip",
         consumer_max_fetch_size=settings.max_fetch_bytes,
+        # faust's default is "<app id>-data" in the working directory
+        datadir=str(settings.data_dir / "faust"),
     )
     topics = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
               for name in (settings.raw_topic, settings.enriched_topic, settings.dlq_topic)}
