@@ -100,6 +100,9 @@ class MetricResult(BaseModel):
     #: document | published | none (DESIGN.md; records from before these fields read as none).
     ref_year: int | None = None
     year_basis: str = "none"
+    #: Ids of the consistency rules (streams/pipeline/rules/flags.json) the figure breaks, in the
+    #: file's order; records from before the field read as no flags.
+    flags: list[str] = []
 
 
 class AnalysisResult(BaseModel):

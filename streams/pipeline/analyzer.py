@@ -10,7 +10,9 @@ In order, each once per document:
 5. classify — the paragraphs, with the topics of their figures as extra evidence
    (:mod:`~streams.pipeline.classify`);
 6. context — subject, region, year and reference year of each figure (:mod:`~streams.pipeline.context`);
-7. assemble — the document's topics from its paragraphs, keywords, one :class:`Analysis`.
+7. flags — the ids of the row and document consistency rules of ``rules/flags.json`` each figure
+   breaks (a share above 100%, a 其中 part above its total…; :mod:`~streams.pipeline.flags`);
+8. assemble — the document's topics from its paragraphs, keywords, one :class:`Analysis`.
 
 ``Pipeline.version`` is ``<code version>+c<8 hex>.r<8 hex>``: the caller's code version, a sha256
 over the pipeline's own modules and one over the names and bytes of the effective rules files (the
@@ -29,6 +31,7 @@ from pathlib import Path
 from streams.pipeline.classify import TopicDecision, classify_document, classify_paragraphs, load_topic_rules
 from streams.pipeline.context import DocDates, attach_context
 from streams.pipeline.figures import find_figures, topics_by_paragraph
+from streams.pipeline.flags import flag_metrics, load_flag_rules
 from streams.pipeline.keywords import KeywordScorer
 from streams.pipeline.lexicon import load_metric_lexicon
 from streams.pipeline.normalize import normalize
@@ -54,6 +57,7 @@ class Pipeline:
         self.segmenter = get_segmenter(segmenter, files["dict.txt"])
         self.topic_rules = load_topic_rules(files["topics.json"])
         self.metric_lexicon = load_metric_lexicon(files["metrics.json"])
+        self.flag_rules = load_flag_rules(files["flags.json"])
         domain_terms = set(self.segmenter.words) | set(self.topic_rules.term_weights)
         self.keyword_scorer = KeywordScorer.for_terms(domain_terms)
 
@@ -70,6 +74,7 @@ class Pipeline:
         )
         metrics = attach_context(figures, regions, doc.paragraphs, self.metric_lexicon,
                                  DocDates.of(title, published_at), [tuple(d.topics) for d in decisions])
+        metrics = flag_metrics(metrics, doc, self.flag_rules)
         topics, topic_scores = classify_document(decisions, [len(p.text) for p in doc.paragraphs], self.topic_rules)
         return Analysis(
             doc=DocInfo(title=title, script=doc.script, regions=regions.names, topics=topics,

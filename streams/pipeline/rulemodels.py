@@ -2,8 +2,9 @@
 does not compile or a metric rule on a unit no surface form gives is an error when the rules are
 loaded, in one line naming the file and the key (:class:`RulesError`).
 
-``metrics.json`` → :class:`MetricsRules`, ``topics.json`` → :class:`TopicsRules`; the loaders in
-:mod:`~streams.pipeline.lexicon` and :mod:`~streams.pipeline.classify` compile the validated data.
+``metrics.json`` → :class:`MetricsRules`, ``topics.json`` → :class:`TopicsRules`, ``flags.json`` →
+:class:`FlagsRules`; the loaders in :mod:`~streams.pipeline.lexicon`, :mod:`~streams.pipeline.classify`
+and :mod:`~streams.pipeline.flags` compile the validated data.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from importlib.resources.abc import Traversable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -138,6 +139,120 @@ class TopicsRules(_Strict):
     heading: HeadingModel
     neutral: list[str] = []
     terms: dict[Topic, dict[str, float]]
+
+
+#: Where a consistency rule is checked: one figure on its own (row), the figures of one article
+#: together (document) — both by :mod:`~streams.pipeline.flags` — or all facts in ClickHouse (corpus).
+FlagScope = Literal["row", "document", "corpus"]
+
+
+class _FlagRule(_Strict):
+    """What every consistency rule of ``flags.json`` has besides its parameters."""
+
+    scope: FlagScope
+    explanation: str = Field(min_length=1)  # one short Chinese sentence for the dashboard
+    explanation_en: str = Field(min_length=1)
+
+
+class RateAbove100Params(_Strict):
+    units: list[str] = Field(min_length=1)
+    max_value: float
+    growth_metrics: list[str] = []
+    growth_words: list[str] = []
+    ratio_words: list[str] = []
+
+
+class RateAbove100Rule(_FlagRule):
+    id: Literal["rate_above_100"]
+    params: RateAbove100Params
+
+
+class PartAboveTotalParams(_Strict):
+    cue_words: list[str] = Field(min_length=1)
+    part_ends: list[str] = []
+    approx_factor: float = Field(ge=1)
+    exempt_units: list[str] = []
+    exempt_words: list[str] = []
+
+
+class PartAboveTotalRule(_FlagRule):
+    id: Literal["part_above_total"]
+    params: PartAboveTotalParams
+
+
+class HouseholdsAbovePeopleParams(_Strict):
+    household_unit: str = Field(min_length=1)
+    people_unit: str = Field(min_length=1)
+    approx_factor: float = Field(ge=1)
+    gaps: list[str] = []
+    brackets: list[tuple[str, str]] = []
+
+
+class HouseholdsAbovePeopleRule(_FlagRule):
+    id: Literal["households_above_people"]
+    params: HouseholdsAbovePeopleParams
+
+
+class PerCapitaAboveTotalParams(_Strict):
+    per_capita_words: list[str] = Field(min_length=1)
+    total_words: list[str] = Field(min_length=1)
+    approx_factor: float = Field(ge=1)
+    exempt_words: list[str] = []
+
+
+class PerCapitaAboveTotalRule(_FlagRule):
+    id: Literal["per_capita_above_total"]
+    params: PerCapitaAboveTotalParams
+
+
+class MedianOutlierParams(_Strict):
+    factor: float = Field(gt=1)
+    min_facts: int = Field(ge=2)
+    #: metric keys a region has one value of in a year (compared across facts with the same subject)
+    metrics: list[str] = Field(min_length=1)
+
+
+class MedianOutlierRule(_FlagRule):
+    id: Literal["median_outlier"]
+    params: MedianOutlierParams
+
+
+class PovertyRateAfterExitParams(_Strict):
+    metric: str = Field(min_length=1)
+    exit_words: list[str] = Field(min_length=1)
+
+
+class PovertyRateAfterExitRule(_FlagRule):
+    id: Literal["poverty_rate_after_exit"]
+    params: PovertyRateAfterExitParams
+
+
+FlagRuleModel = Annotated[
+    RateAbove100Rule | PartAboveTotalRule | HouseholdsAbovePeopleRule | PerCapitaAboveTotalRule
+    | MedianOutlierRule | PovertyRateAfterExitRule,
+    Field(discriminator="id"),
+]
+#: Rules only ClickHouse evaluates (across facts): Python has no code for them.
+CORPUS_ONLY_RULES = frozenset({"median_outlier", "poverty_rate_after_exit"})
+
+
+class FlagsRules(_Strict):
+    """``flags.json``: every consistency rule, its scope, explanation and parameters."""
+
+    version: str
+    comment: str = ""
+    rules: list[FlagRuleModel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids_and_scopes(self) -> FlagsRules:
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise ValueError(f"rules.{index}.id: {rule.id!r} is listed twice")
+            seen.add(rule.id)
+            if rule.id in CORPUS_ONLY_RULES and rule.scope != "corpus":
+                raise ValueError(f"rules.{index}.scope: {rule.id!r} is evaluated in ClickHouse only (corpus)")
+        return self
 
 
 def validated(model: type[_Strict], data: Any, name: str) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class Metric:
 
     ``year`` is a year written in the sentence that governs the figure; ``ref_year`` the year an
     analyst files it under, found as ``year_basis`` says (see :mod:`streams.pipeline.context`).
+    ``flags`` are the ids of the consistency rules of ``rules/flags.json`` the figure breaks (see
+    :mod:`streams.pipeline.flags`), in the file's order; ``()`` for none.
     """
 
     sentence: str
@@ -83,6 +85,7 @@ class Metric:
     ref_year: int | None = None
     year_basis: YearBasis = "none"
     region_code: str = ""  # GB/T 2260 code of ``region``; "" when it is ""
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

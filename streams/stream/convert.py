@@ -32,6 +32,7 @@ def to_analysis_result(analysis: Analysis, doc_id: str | None = None) -> Analysi
                 subject=m.subject, metric=m.metric, topic=m.topic, region=m.region,
                 region_code=m.region_code, year=m.year,
                 paragraph_index=m.paragraph_index, ref_year=m.ref_year, year_basis=m.year_basis,
+                flags=list(m.flags),
             )
             for m in analysis.metrics
         ],

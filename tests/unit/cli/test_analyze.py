@@ -17,7 +17,7 @@ DOC_KEYS = ["doc_id", "title", "script", "regions", "region_codes", "topics", "t
 PARAGRAPH_KEYS = ["index", "text", "topics", "scores"]
 METRIC_KEYS = ["sentence", "span", "char_start", "char_end", "value", "value_low", "value_high", "unit",
                "qualifier", "subject", "metric", "topic", "region", "region_code", "year", "paragraph_index",
-               "ref_year", "year_basis"]
+               "ref_year", "year_basis", "flags"]
 
 
 def run(paths: list[Path], fmt: str = "json") -> tuple[int, str, str]:

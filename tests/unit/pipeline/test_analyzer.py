@@ -21,7 +21,7 @@ from streams.pipeline.types import Analysis, Metric
 
 PACKAGE = Path(streams.pipeline.__file__).parent
 # What the pipeline may import besides the standard library and itself: its declared dependencies.
-DEPENDENCIES = {"jieba", "rjieba", "opencc", "pydantic"}  # pydantic: the rules files as models
+DEPENDENCIES = {"jieba", "rjieba", "opencc", "pydantic", "datasketch"}  # pydantic: the rules files as models
 
 
 def test_document_regions_scans_the_text_once_and_falls_back_to_the_title():
@@ -69,7 +69,7 @@ def test_analysis_is_plain_frozen_data():
 
 def test_shipped_rules_are_package_resources():
     files = rules_files()
-    assert list(files) == ["admin_changes.json", "dict.txt", "metrics.json", "topics.json"]
+    assert list(files) == ["admin_changes.json", "dict.txt", "flags.json", "metrics.json", "topics.json"]
     assert all(path == DEFAULT_RULES_DIR / name for name, path in files.items())
     assert json.loads((DEFAULT_RULES_DIR / "topics.json").read_text(encoding="utf-8"))["labels"]
 
@@ -81,7 +81,7 @@ def test_rules_dir_overrides_by_name_and_changes_the_version(tmp_path):
     (tmp_path / "topics.json").write_bytes((DEFAULT_RULES_DIR / "topics.json").read_bytes() + b"\n")
     (tmp_path / "notes.md").write_text("not a rules file", encoding="utf-8")
     files = rules_files(tmp_path)
-    assert list(files) == ["admin_changes.json", "dict.txt", "metrics.json", "topics.json"] and files["topics.json"] == tmp_path / "topics.json"
+    assert list(files) == ["admin_changes.json", "dict.txt", "flags.json", "metrics.json", "topics.json"] and files["topics.json"] == tmp_path / "topics.json"
     pipeline = Pipeline(rules_dir=tmp_path, code_version="1.2.3")
     assert pipeline.rules_hash == rules_hash(files) != shipped
     assert pipeline.version == f"1.2.3+c{code}.r{pipeline.rules_hash}"

@@ -12,17 +12,22 @@ import pytest
 
 from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.classify import parse_topic_rules
+from streams.pipeline.flags import parse_flag_rules
 from streams.pipeline.lexicon import lexicon_from_dict
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 from streams.pipeline.rulemodels import RulesError
 
 METRICS = json.loads((DEFAULT_RULES_DIR / "metrics.json").read_text(encoding="utf-8"))
 TOPICS = json.loads((DEFAULT_RULES_DIR / "topics.json").read_text(encoding="utf-8"))
+FLAGS = json.loads((DEFAULT_RULES_DIR / "flags.json").read_text(encoding="utf-8"))
+PARSERS = {"metrics": (METRICS, lexicon_from_dict), "topics": (TOPICS, parse_topic_rules),
+           "flags": (FLAGS, parse_flag_rules)}
 
 
 def test_the_shipped_rules_are_valid():
     lexicon_from_dict(copy.deepcopy(METRICS))
     parse_topic_rules(copy.deepcopy(TOPICS))
+    parse_flag_rules(copy.deepcopy(FLAGS))
 
 
 @pytest.mark.parametrize(
@@ -38,10 +43,23 @@ def test_the_shipped_rules_are_valid():
         (lambda d: d["terms"].update(扶贫={"扶贫": 1.0}), "topics.json: terms.扶贫.[key]: Input should be"),
         (lambda d: d["thresholds"].update(min_scor=3.0), "topics.json: thresholds.min_scor: unknown key"),
         (lambda d: d["heading"]["inline"].append("[未闭合"), "topics.json: heading.inline: not a regular"),
+        (lambda d: d["rules"][1]["params"].update(cue_word=["其中"]),
+         "flags.json: rules.1.part_above_total.params.cue_word: unknown key (misspelt?)"),
+        (lambda d: d["rules"][0].update(explaination="比率超过100%"),
+         "flags.json: rules.0.rate_above_100.explaination: unknown key (misspelt?)"),
+        (lambda d: d["rules"][0].update(scope="sentence"),
+         "flags.json: rules.0.rate_above_100.scope: Input should be 'row', 'document' or 'corpus'"),
+        (lambda d: d["rules"][4].update(scope="row"),
+         "flags.json: rules.4.scope: 'median_outlier' is evaluated in ClickHouse only (corpus)"),
+        (lambda d: d["rules"].append(copy.deepcopy(d["rules"][2])),
+         "flags.json: rules.6.id: 'households_above_people' is listed twice"),
+        (lambda d: d["rules"][3].update(id="per_capita_over_total"), "flags.json: rules.3: Input tag"),
+        (lambda d: d["rules"][2]["params"].pop("approx_factor"),
+         "flags.json: rules.2.households_above_people.params.approx_factor: Field required"),
     ],
 )
 def test_a_wrong_rules_file_is_one_line_naming_file_and_key(change, message):
-    shipped, parse = (METRICS, lexicon_from_dict) if message.startswith("metrics") else (TOPICS, parse_topic_rules)
+    shipped, parse = PARSERS[message.partition(".")[0]]
     data = copy.deepcopy(shipped)
     change(data)
     with pytest.raises(RulesError) as err:
@@ -54,6 +72,15 @@ def test_a_rules_dir_with_a_broken_file_fails_the_pipeline(tmp_path: Path):
     (tmp_path / "topics.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(RulesError, match=r"^rules file topics.json: not valid JSON"):
         Pipeline(rules_dir=tmp_path, code_version="test")
+
+
+def test_a_rules_dir_with_a_misspelt_flags_file_fails_the_pipeline(tmp_path: Path):
+    data = copy.deepcopy(FLAGS)
+    data["rules"][0]["params"]["growth_word"] = data["rules"][0]["params"].pop("growth_words")
+    (tmp_path / "flags.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(RulesError) as err:
+        Pipeline(rules_dir=tmp_path, code_version="test")
+    assert str(err.value) == "rules file flags.json: rules.0.rate_above_100.params.growth_word: unknown key (misspelt?)"
 
 
 def test_newsetl_analyze_reports_a_misspelt_key_in_one_line(tmp_path: Path):
