@@ -9,14 +9,18 @@ without ``autogenerate_session_id=False`` (see DESIGN.md pitfalls), so that is t
 
 from __future__ import annotations
 
+import json
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
+from streams.pipeline.flags import load_flag_rules
+from streams.pipeline.rulefiles import rules_files
 from streams.settings import Settings
 
 # ClickHouse error codes worth retrying (server overloaded, network, unknown insert status).
@@ -116,7 +120,8 @@ def apply_migrations(settings: Settings, client: Client | None = None) -> list[s
 
     Every statement is idempotent (``IF NOT EXISTS``), and all files run at every start, so a
     dropped table or view is recreated (e.g. before ``replay --source enriched``); the
-    ``schema_migrations`` table records which versions a database has seen.
+    ``schema_migrations`` table records which versions a database has seen. The consistency
+    rules of ``flags.json`` are (re)loaded into ``flag_rules`` each time.
     """
     client = client or make_client(settings)
     db = settings.clickhouse_database
@@ -134,4 +139,20 @@ def apply_migrations(settings: Settings, client: Client | None = None) -> list[s
         if version not in done:
             client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
             new.append(name)
+    client.insert(f"{db}.flag_rules", flag_rule_rows(settings.rules_dir), column_names=list(FLAG_RULE_COLUMNS))
     return new
+
+
+FLAG_RULE_COLUMNS = ("rule", "scope", "explanation", "explanation_en", "params")
+
+
+def flag_rule_rows(rules_dir: Path | None) -> list[list[str]]:
+    """Rows of the ``flag_rules`` table from the effective ``flags.json``, validated as the pipeline
+    reads it (the corpus rules' views read their parameters there, the dashboard the explanations;
+    a newer load replaces a rule)."""
+    rules = load_flag_rules(rules_files(rules_dir)["flags.json"])
+    return [
+        [rule.id, rule.scope, rule.explanation, rule.explanation_en,
+         json.dumps(rule.params, ensure_ascii=False, sort_keys=True)]
+        for rule in rules.rules
+    ]

@@ -1,5 +1,8 @@
 """Pure mapping from an EnrichedDocument to rows of the ClickHouse tables (no I/O).
 
+A document row also carries the near-duplicate fingerprint of its normalized text
+(:mod:`streams.pipeline.fingerprint`): derived from the text alone, so a replay writes the same.
+
 Column lists are the single place that ties the pydantic models to the DDL in schemas/clickhouse.
 """
 
@@ -11,13 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.models import DlqRecord, EnrichedDocument
+from streams.pipeline.fingerprint import fingerprint
 from streams.stream.dlq import dlq_record
 
 DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",
     "pipeline_version", "script", "text", "char_count", "token_count", "paragraph_count",
     "metric_count", "topics", "topic_scores", "regions", "keywords", "kafka_partition", "kafka_offset",
-    "region_codes", "canonical_url",
+    "region_codes", "canonical_url", "minhash", "shingle_count",
 )
 PARAGRAPH_COLUMNS = (
     "doc_id", "paragraph_index", "text", "topics", "scores", "evidence", "published_at",
@@ -26,7 +30,7 @@ PARAGRAPH_COLUMNS = (
 METRIC_COLUMNS = (
     "doc_id", "paragraph_index", "sentence", "span", "char_start", "char_end", "value", "value_low",
     "value_high", "unit", "qualifier", "subject", "metric", "topic", "region", "year", "published_at",
-    "pipeline_version", "processed_at", "ref_year", "year_basis", "region_code",
+    "pipeline_version", "processed_at", "ref_year", "year_basis", "region_code", "flags",
 )
 DLQ_COLUMNS = (
     "error", "detail", "source_topic", "source_partition", "source_offset", "doc_id", "payload",
@@ -50,6 +54,7 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
 
 def document_row(doc: EnrichedDocument) -> list[Any]:
     raw, result = doc.raw, doc.analysis
+    sketch = fingerprint(result.text)
     return [
         raw.doc_id, raw.source, raw.url, raw.title or result.doc.title or "",
         _naive_utc(raw.published_at), _naive_utc(raw.ingested_at), _naive_utc(doc.processed_at),
@@ -57,6 +62,7 @@ def document_row(doc: EnrichedDocument) -> list[Any]:
         len(result.paragraphs), len(result.metrics), list(result.doc.topics),
         dict(result.doc.topic_scores), list(result.doc.regions), list(result.keywords),
         doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes), raw.canonical_url,
+        sketch.minhash, sketch.shingles,
     ]
 
 
@@ -75,7 +81,7 @@ def metric_rows(doc: EnrichedDocument) -> list[list[Any]]:
         [doc.raw.doc_id, m.paragraph_index, m.sentence, m.span, m.char_start, m.char_end, m.value,
          m.value_low, m.value_high, m.unit, m.qualifier, m.subject, m.metric, m.topic, m.region,
          m.year, published, doc.pipeline_version, processed, m.ref_year, m.year_basis,
-         m.region_code]
+         m.region_code, list(m.flags)]
         for m in doc.analysis.metrics
     ]
 

@@ -10,7 +10,8 @@ STREAMS = Path(__file__).resolve().parents[2] / "streams"
 BASE = {"settings", "errors", "retry", "observability", "__version__", "schemas"}
 ALLOWED: dict[str, set[str]] = {
     "pipeline": set(),
-    "store": {"settings", "errors"},
+    # store: the flag_rules table is loaded from the pipeline's rules files (pipeline imports nothing)
+    "store": {"settings", "errors", "pipeline"},
     "local": {"settings", "errors", "retry"},
     "stream": BASE | {"pipeline", "store"},
     "ingest": BASE | {"stream"},
