@@ -82,6 +82,7 @@ _APPROX_INNER = re.compile(r"余|多|来|把")
 _CELL_GAP = re.compile(r"[\t ]+")
 _TABLE_GROWTH_GAP = re.compile(r"[\t ]+[-−]?")
 _BAD_BEFORE = set("第.:+/?\ufffd#@")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _BAD_AFTER = set(":+/?\ufffd")
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
 _GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
@@ -322,7 +323,9 @@ class _Scanner:
         if any(a <= start < b for a, b in self.blocked):
             return False
         before = _left_char(self.text, start)
-        if before in _BAD_BEFORE or before.isdigit() or (before.isascii() and before.isalpha()):
+        # a half-width full stop after a Chinese character ends a sentence (工作.109个村), no decimal
+        ends_sentence = before == "." and _CJK_CHAR.fullmatch(_left_char(self.text, start - 1)) is not None
+        if (before in _BAD_BEFORE and not ends_sentence) or before.isdigit() or (before.isascii() and before.isalpha()):
             return False
         if token[0].isdigit():
             digits = token.replace(",", "").split(".")[0]

@@ -42,6 +42,9 @@ _KEEP = "，：；！？（）" + "".join(chr(c) for c in range(0x2460, 0x2474))
 # A full-width comma between full-width digits groups thousands (１，８２０人次); it is folded
 # with the digits, one character for one, so that offsets hold.
 _FULLWIDTH_THOUSANDS = re.compile(r"(?<=[０-９])，(?=[０-９]{3}(?![０-９]))")
+# So does one between ASCII digits when they are grouped like thousands (1–3 digits, then groups
+# of exactly three): a repost whose commas were all made full-width (1，200个).
+_ASCII_THOUSANDS = re.compile(r"(?<![0-9.])[0-9]{1,3}(?:，[0-9]{3})+(?![0-9])")
 _PUA_BASE = 0xF8F0
 _PROTECT = {ord(c): _PUA_BASE + i for i, c in enumerate(_KEEP)}
 _UNPROTECT = {_PUA_BASE + i: c for i, c in enumerate(_KEEP)}
@@ -79,6 +82,7 @@ def _t2s():  # noqa: ANN202 - opencc has no type stubs
 
 def fold_width(text: str) -> str:
     """NFKC-fold ``text`` keeping the Chinese clause punctuation full-width (see module doc)."""
+    text = _ASCII_THOUSANDS.sub(lambda match: match.group().replace("，", ","), text)
     if unicodedata.is_normalized("NFKC", text):
         return text
     if _PUA_IN_INPUT.search(text):

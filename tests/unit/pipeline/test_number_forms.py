@@ -102,3 +102,21 @@ def test_a_number_glued_to_its_label_is_no_cell():
 
 def test_hu_ci_is_no_unit():
     assert rows("走访农户3.2万户次。") == []
+
+
+def test_ascii_digits_grouped_with_full_width_commas():
+    # a repost whose commas were all made full-width
+    assert rows("今年全镇新增公益性岗位2，150个。") == [("2,150个", 2150.0, None, None, "个", "exact")]
+    assert rows("全市农村人口达1，304，600人。") == [("1,304,600人", 1304600.0, None, None, "人", "exact")]
+    assert fold_width("种植面积12，400亩") == "种植面积12,400亩"
+
+
+def test_a_full_width_comma_between_other_digit_runs_stays_a_comma():
+    assert fold_width("第1，2，3组") == "第1，2，3组"  # no group of three
+    assert fold_width("2019，100户") == "2019，100户"  # four digits before it
+    assert fold_width("均价3.5，200元") == "均价3.5，200元"  # a decimal before it
+
+
+def test_a_half_width_full_stop_after_a_chinese_character_ends_a_sentence():
+    assert rows("村里的路修好了.86户群众出行方便了。") == [("86户", 86.0, None, None, "户", "exact")]
+    assert rows("版本v3.2个") == []  # after a Latin letter and a digit it is still a decimal point
