@@ -110,69 +110,63 @@ LEFT JOIN {db}.document_groups AS g ON g.doc_id = d.doc_id;
 -- normalized subject `fact_subject`: no spaces, punctuation or symbols).
 CREATE OR REPLACE VIEW {db}.fact_rows AS
 WITH
-    current_rows AS
+    -- document_groups is computed once here (a CTE is evaluated wherever it is used)
+    grouped AS
     (
-        SELECT *, replaceRegexpAll(subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key
-        FROM {db}.metrics_latest
+        SELECT m.*, replaceRegexpAll(m.subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key,
+               g.duplicate_of AS duplicate_of, if(g.group_id = '', m.doc_id, g.group_id) AS group_id
+        FROM {db}.metrics_latest AS m
+        LEFT JOIN (SELECT doc_id AS g_doc, duplicate_of, group_id FROM {db}.document_groups) AS g
+            ON g.g_doc = m.doc_id
     ),
-    groups AS (SELECT doc_id AS g_doc, duplicate_of, group_id AS g_group FROM {db}.document_groups),
-    roots AS
+    doc_context AS
     (
-        SELECT doc_id AS r_doc, region_codes[1] AS first_main_code, regions[1] AS first_main_region,
+        SELECT doc_id AS d_doc, region_codes[1] AS main_code, regions[1] AS main_region,
                toYear(coalesce(published_at, ingested_at)) AS published_year
         FROM {db}.documents_latest
-        WHERE doc_id IN (SELECT duplicate_of FROM groups WHERE duplicate_of != '')
     ),
-    own_main AS
+    title_years AS
     (
-        SELECT doc_id AS o_doc, region_codes[1] AS own_main_code
-        FROM {db}.documents_latest
-        WHERE doc_id IN (SELECT g_doc FROM groups WHERE duplicate_of != '')
+        SELECT doc_id AS y_doc, minIf(ref_year, year_basis = 'document') AS title_year
+        FROM {db}.metrics_latest
+        GROUP BY doc_id
     ),
     -- a duplicate's figure and the first document's figures with the same metric, unit and value:
     -- the one with the same subject wins, then one whose subject contains the other's (a retitled
     -- headline: 【关注】… ), then the only one
-    matches AS
+    candidates AS
     (
         SELECT m.doc_id AS m_doc, m.char_start AS m_start, m.char_end AS m_end,
-               argMax((f.region_code, f.region, f.ref_year, f.year_basis, f.subject_key),
-                      (multiIf(f.subject_key = m.subject_key, 3,
-                               m.subject_key != '' AND f.subject_key != ''
-                               AND (position(m.subject_key, f.subject_key) > 0
-                                    OR position(f.subject_key, m.subject_key) > 0), 2, 1),
-                       -toInt64(f.char_start))) AS first_context,
-               max(multiIf(f.subject_key = m.subject_key, 3,
-                           m.subject_key != '' AND f.subject_key != ''
-                           AND (position(m.subject_key, f.subject_key) > 0
-                                OR position(f.subject_key, m.subject_key) > 0), 2, 1)) AS best,
-               count() AS candidates
-        FROM current_rows AS m
-        INNER JOIN groups AS g ON g.g_doc = m.doc_id
-        INNER JOIN current_rows AS f
-            ON f.doc_id = g.duplicate_of AND f.metric = m.metric AND f.unit = m.unit AND f.value = m.value
-        WHERE g.duplicate_of != ''
-        GROUP BY m.doc_id, m.char_start, m.char_end
-        HAVING best >= 2 OR candidates = 1
+               (f.region_code, f.region, f.ref_year, f.year_basis,
+                replaceRegexpAll(f.subject, '[\\s\\p{P}\\p{S}]+', '')) AS context,
+               multiIf(context.5 = m.subject_key, 3,
+                       m.subject_key != '' AND context.5 != ''
+                       AND (position(m.subject_key, context.5) > 0 OR position(context.5, m.subject_key) > 0), 2,
+                       1) AS score,
+               f.char_start AS f_start
+        FROM grouped AS m
+        INNER JOIN {db}.metrics_latest AS f
+            ON f.doc_id = m.duplicate_of AND f.metric = m.metric AND f.unit = m.unit AND f.value = m.value
+        WHERE m.duplicate_of != ''
     ),
-    root_years AS
+    matches AS
     (
-        SELECT doc_id AS y_doc, minIf(ref_year, year_basis = 'document') AS title_year
-        FROM current_rows
-        WHERE doc_id IN (SELECT duplicate_of FROM groups WHERE duplicate_of != '')
-        GROUP BY doc_id
+        SELECT m_doc, m_start, m_end, argMax(context, (score, -toInt64(f_start))) AS first_context,
+               max(score) AS best, count() AS found
+        FROM candidates
+        GROUP BY m_doc, m_start, m_end
+        HAVING best >= 2 OR found = 1
     ),
     resolved AS
     (
-        SELECT m.*, g.duplicate_of AS duplicate_of, if(g.g_group = '', m.doc_id, g.g_group) AS group_id,
-               mt.m_doc != '' AS stated_by_first, mt.first_context AS first_context,
-               r.first_main_code AS first_main_code, r.first_main_region AS first_main_region,
-               coalesce(ry.title_year, r.published_year) AS first_year, om.own_main_code AS own_main_code
-        FROM current_rows AS m
-        LEFT JOIN groups AS g ON g.g_doc = m.doc_id
+        SELECT m.*, mt.m_doc != '' AS stated_by_first, mt.first_context AS first_context,
+               r.main_code AS first_main_code, r.main_region AS first_main_region,
+               coalesce(ry.title_year, r.published_year) AS first_year, own.main_code AS own_main_code
+        FROM grouped AS m
         LEFT JOIN matches AS mt ON mt.m_doc = m.doc_id AND mt.m_start = m.char_start AND mt.m_end = m.char_end
-        LEFT JOIN roots AS r ON r.r_doc = g.duplicate_of
-        LEFT JOIN root_years AS ry ON ry.y_doc = g.duplicate_of
-        LEFT JOIN own_main AS om ON om.o_doc = m.doc_id
+        LEFT JOIN doc_context AS r ON r.d_doc = m.duplicate_of
+        LEFT JOIN title_years AS ry ON ry.y_doc = m.duplicate_of
+        LEFT JOIN doc_context AS own ON own.d_doc = m.doc_id
     )
 SELECT
     *,
