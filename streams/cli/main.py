@@ -201,12 +201,16 @@ def worker() -> None:
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="article files")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="json (JSON Lines) or table")] = "json",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="processes analysing files side by side "
+                                      "(0: one per CPU); output stays in input order")] = 1,
 ) -> None:
     """Run the pipeline offline on files and print the analysis contract."""
     from streams.cli.analyze import run_analyze
 
     fmt_checked: Literal["json", "table"] = "json" if choose(fmt, ("json", "table"), "format") == "json" else "table"
-    raise typer.Exit(run_analyze(files, fmt_checked, settings()))
+    if jobs < 0:
+        raise typer.BadParameter("--jobs must be 0 (one per CPU) or more")
+    raise typer.Exit(run_analyze(files, fmt_checked, settings(), jobs=jobs))
 
 
 @app.command()

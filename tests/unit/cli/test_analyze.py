@@ -20,9 +20,9 @@ METRIC_KEYS = ["sentence", "span", "char_start", "char_end", "value", "value_low
                "ref_year", "year_basis", "flags"]
 
 
-def run(paths: list[Path], fmt: str = "json") -> tuple[int, str, str]:
+def run(paths: list[Path], fmt: str = "json", jobs: int = 1) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_analyze(paths, fmt, Settings(), out=out, err=err)  # type: ignore[arg-type]
+    code = run_analyze(paths, fmt, Settings(), out=out, err=err, jobs=jobs)  # type: ignore[arg-type]
     return code, out.getvalue(), err.getvalue()
 
 
@@ -87,3 +87,19 @@ def test_table_format(tmp_path):
     code, out, err = run([SEEDS[1]], fmt="table")
     assert code == 0 and err == ""
     assert "paragraph topics" in out and "metrics" in out
+
+
+def test_jobs_give_the_same_output_in_input_order(tmp_path):
+    devset = sorted((Path(__file__).resolve().parents[2] / "data" / "devset").glob("d*.txt"))
+    missing = tmp_path / "missing.txt"
+    paths = [*SEEDS, missing, *devset, SEEDS[0]]
+    one = run(paths)
+    two = run(paths, jobs=2)
+    assert one == two
+    code, out, err = two
+    assert code == 1 and err == f"newsetl analyze: error: {missing}: no such file\n"
+    assert len(out.splitlines()) == len(paths) - 1
+
+
+def test_jobs_in_table_format(tmp_path):
+    assert run([SEEDS[0], SEEDS[1]], fmt="table", jobs=2) == run([SEEDS[0], SEEDS[1]], fmt="table")
