@@ -1,10 +1,11 @@
-"""End-to-end ETL benchmark on the configured stack (``newsetl bench etl``).
+"""End-to-end ETL benchmarks on the configured stack (``newsetl bench etl``, and ``newsetl bench``).
 
-Sends N generated articles straight to a scratch ``news.raw`` (own topic prefix, consumer group and
-database), runs one real worker process (warmed up with one document), and measures documents per
-second from the first message to the last document visible in ``documents_latest``; then, with the worker warm and idle, the
-latency from producing one article to seeing it in ClickHouse (median of a few). Scratch topics and
-the scratch database are deleted afterwards.
+``bench_etl`` sends N articles straight to a scratch ``news.raw`` (own topic prefix, consumer group
+and database), runs one or more real worker processes (warmed up: each has taken documents), and
+measures documents per second from the first message to the last document visible in
+``documents_latest``; then, with the workers idle, the latency from producing one article to seeing
+it in ClickHouse (median of a few). ``bench_latency`` offers documents at a fixed rate and reports
+produce → visible percentiles. Scratch topics and the scratch database are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from streams.errors import UserError
@@ -82,7 +85,11 @@ def _wait_count(settings: Settings, target: int, timeout: float, interval: float
     return time.monotonic()
 
 
-def bench_etl(settings: Settings, documents: int = 2000, latency_samples: int = 5) -> dict[str, float]:
+@contextmanager
+def scratch_workers(settings: Settings, workers: int = 1) -> Iterator[tuple[Settings, list[subprocess.Popen[bytes]]]]:
+    """Scratch topics, consumer group and database on the configured stack with ``workers`` real
+    worker processes, warmed up (each has joined the group once a first document is visible);
+    everything is stopped and deleted afterwards."""
     tag = uuid.uuid4().hex[:8]
     scratch = settings.model_copy(update={
         "topic_prefix": f"bench{tag}.", "clickhouse_database": f"bench_{tag}", "worker_group": f"bench-{tag}",
@@ -91,38 +98,125 @@ def bench_etl(settings: Settings, documents: int = 2000, latency_samples: int = 
     apply_migrations(scratch)
     asyncio.run(ensure_topics(scratch))
     log = tempfile.NamedTemporaryFile(prefix="newsetl-bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **scratch.to_env()},
+    procs = [subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env={**os.environ, **scratch.to_env()},
                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+             for _ in range(workers)]
     try:
-        # One warm-up document: the worker has started and joined its group once it is visible.
-        asyncio.run(_send(scratch, generated_documents(1, start=10**6)))
-        _wait_count(scratch, 1, timeout=180)
-        docs = generated_documents(documents)
-        started = time.monotonic()
-        asyncio.run(_send(scratch, docs))
-        produced = time.monotonic()
-        done = _wait_count(scratch, documents + 1, timeout=max(600.0, documents * 0.5))
-        latencies = []
-        for i in range(latency_samples):
-            one = generated_documents(1, start=documents + i)
-            sent = time.monotonic()
-            asyncio.run(_send(scratch, one))
-            latencies.append(_wait_count(scratch, documents + i + 2, timeout=120) - sent)
-        return {
-            "documents": documents,
-            "produce_seconds": round(produced - started, 3),
-            "end_to_end_seconds": round(done - started, 3),
-            "docs_per_second": round(documents / (done - started), 1),
-            "latency_median_s": round(statistics.median(latencies), 3),
-            "latency_max_s": round(max(latencies), 3),
-            "worker_log": Path(log.name).as_posix(),  # type: ignore[dict-item]
-        }
+        # warm-up documents on every partition: each worker has started and owns partitions
+        warm = generated_documents(scratch.topic_partitions * 2, start=10**6)
+        asyncio.run(_send(scratch, warm))
+        _wait_count(scratch, len(warm), timeout=240)
+        yield scratch, procs
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         log.close()
         make_client(scratch).command(f"DROP DATABASE IF EXISTS {scratch.clickhouse_database}")
         asyncio.run(_delete_topics(scratch))
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident memory (VmHWM) of a live process in MB, None where /proc has no such entry."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def bench_etl(settings: Settings, documents: int = 2000, latency_samples: int = 5, *,
+              docs: list[dict] | None = None, workers: int = 1) -> dict[str, float]:
+    """Documents per second through ``workers`` workers for ``docs`` (default: ``documents``
+    generated short articles), then the produce → visible latency of single documents."""
+    docs = docs if docs is not None else generated_documents(documents)
+    with scratch_workers(settings, workers) as (scratch, procs):
+        before = _count(scratch)
+        started = time.monotonic()
+        asyncio.run(_send(scratch, docs))
+        produced = time.monotonic()
+        done = _wait_count(scratch, before + len(docs), timeout=max(600.0, len(docs) * 0.5))
+        latencies = []
+        for i in range(latency_samples):
+            one = generated_documents(1, start=10**7 + i)
+            sent = time.monotonic()
+            asyncio.run(_send(scratch, one))
+            latencies.append(_wait_count(scratch, before + len(docs) + i + 1, timeout=120) - sent)
+        result: dict[str, float] = {
+            "documents": len(docs),
+            "workers": workers,
+            "produce_seconds": round(produced - started, 3),
+            "end_to_end_seconds": round(done - started, 3),
+            "docs_per_second": round(len(docs) / (done - started), 1),
+            "worker_peak_rss_mb": max((peak_rss_mb(p.pid) or 0.0) for p in procs),
+        }
+        if latencies:
+            result["latency_median_s"] = round(statistics.median(latencies), 3)
+            result["latency_max_s"] = round(max(latencies), 3)
+        return result
+
+
+def _visible_since(settings: Settings, prefix: str) -> set[str]:
+    client = make_client(settings, database=settings.clickhouse_database)
+    try:
+        rows = client.query("SELECT doc_id FROM documents WHERE startsWith(doc_id, {p:String})",
+                            parameters={"p": prefix}).result_rows
+        return {row[0] for row in rows}
+    finally:
+        client.close()
+
+
+def bench_latency(settings: Settings, docs: list[dict], rate: float = 50.0, seconds: float = 60.0) -> dict[str, float]:
+    """Produce → visible latency at a fixed offered rate: one worker, ``rate`` documents a second
+    for ``seconds`` (taken round-robin from ``docs`` under fresh ids); p50/p95/p99 in seconds and
+    the worker's peak RSS."""
+    total = int(rate * seconds)
+    prefix = f"lat-{uuid.uuid4().hex[:6]}-"
+    batch = [{**docs[i % len(docs)], "doc_id": f"{prefix}{i:06d}"} for i in range(total)]
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    with scratch_workers(settings, 1) as (scratch, procs):
+
+        async def produce() -> None:
+            producer = make_producer(scratch)
+            await producer.start()
+            try:
+                start = time.monotonic()
+                pending = []
+                for i, doc in enumerate(batch):
+                    delay = start + i / rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    sent_at[doc["doc_id"]] = time.monotonic()
+                    pending.append(await producer.send(scratch.raw_topic, key=doc["doc_id"].encode(),
+                                                       value=json.dumps(doc, ensure_ascii=False).encode()))
+                await asyncio.gather(*pending)
+            finally:
+                await producer.stop()
+
+        def watch() -> None:
+            deadline = time.monotonic() + seconds + 300
+            while len(seen_at) < total and time.monotonic() < deadline:
+                now = time.monotonic()
+                for doc_id in _visible_since(scratch, prefix) - seen_at.keys():
+                    seen_at[doc_id] = now
+                time.sleep(0.05)
+
+        async def run() -> None:
+            await asyncio.gather(produce(), asyncio.to_thread(watch))
+
+        asyncio.run(run())
+        rss = peak_rss_mb(procs[0].pid)
+    if len(seen_at) < total:
+        raise UserError(f"latency benchmark: only {len(seen_at)} of {total} documents became visible")
+    latencies = sorted(seen_at[doc_id] - sent_at[doc_id] for doc_id in sent_at)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {"offered_docs_s": rate, "seconds": seconds, "documents": total,
+            "p50_s": round(quantiles[49], 3), "p95_s": round(quantiles[94], 3), "p99_s": round(quantiles[98], 3),
+            "worker_peak_rss_mb": rss or 0.0}

@@ -295,17 +295,32 @@ def demo(
 @app.command()
 @friendly
 def bench(
-    what: Annotated[str, typer.Argument(help="analyze, etl, dashboard or endpoint")] = "analyze",
+    what: Annotated[str, typer.Argument(help="all (default: everything in one run, needs `up`), analyze, etl, "
+                                       "dashboard or endpoint")] = "all",
     repeat: Annotated[int, typer.Option(help="analyze: passes over the seeds")] = 20,
-    docs: Annotated[int, typer.Option(help="etl: generated documents")] = 2000,
-    rows: Annotated[int, typer.Option(help="dashboard / endpoint: generated metric rows (endpoint: 0 skips the dashboard part)")] = 1_000_000,
+    docs: Annotated[int, typer.Option(help="all: corpus documents; etl: generated documents")] = 2000,
+    rows: Annotated[int, typer.Option(help="all / dashboard / endpoint: generated metric rows (endpoint: 0 skips the dashboard part)")] = 1_000_000,
 ) -> None:
-    """Measure speed: analyze (MB/s vs raw rjieba), etl (docs/s, produce→visible latency; needs `up`),
-    dashboard (view latencies on generated rows; needs `up`), endpoint (SELECT 1, a sum vs chdb
-    in-process, a large result, the dashboard queries; needs `up`)."""
+    """Measure speed. With no argument: everything in one run on one corpus (analysis vs raw
+    rjieba and jieba, end to end with 1 and 2 workers, latency at 50 docs/s, worker RSS, dashboard
+    at 1M rows) as one table. Or one part: analyze (MB/s vs raw rjieba), etl (docs/s, produce→visible
+    latency; needs `up`), dashboard (view latencies on generated rows; needs `up`), endpoint
+    (SELECT 1, a sum vs chdb in-process, a large result, the dashboard queries; needs `up`)."""
     import json as jsonlib
 
-    choose(what, ("analyze", "etl", "dashboard", "endpoint"), "benchmark")
+    choose(what, ("all", "analyze", "etl", "dashboard", "endpoint"), "benchmark")
+    if what == "all":
+        from streams.bench.suite import bench_all, markdown
+
+        with console.status("benchmarking…") as status:
+            result = bench_all(settings(), docs=docs, dashboard_rows=rows,
+                               say=lambda message: status.update(f"benchmarking: {message}…"))
+        out = settings().data_dir / "bench-latest.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(jsonlib.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        print(markdown(result))
+        print(f"\n(all figures: {out})")
+        return
     if what == "analyze":
         from streams.bench.analyze import bench_analyze
 

@@ -1,0 +1,163 @@
+"""``newsetl bench`` with no argument: every speed figure in one run, on one deterministic corpus.
+
+On the corpus of :mod:`streams.bench.corpus` (seed paragraphs recombined, figures and places
+varied; short, medium and long articles), in this order and in the same run, so that each figure
+can be read against its limit measured minutes apart on the same machine:
+
+1. analysis on one core: ``Pipeline.analyze`` MB/s and docs/s, against raw ``rjieba.cut`` and raw
+   ``jieba.lcut`` (default mode) of the same texts; offline analyze as ``newsetl analyze --jobs 1``
+   does it (analysis, contract conversion, JSON line) in docs/s;
+2. end to end (``news.raw`` → worker → ClickHouse) with one and with two workers, docs/s;
+3. produce → visible p50/p95/p99 at a fixed offered rate (50 docs/s for 60 s), worker peak RSS;
+4. the dashboard's queries on 1M generated metric rows (median of 3 runs each).
+
+Stages 2–4 need the local stack (``newsetl up``). :func:`markdown` renders the result as the table
+BENCHMARKS.md keeps.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.bench.corpus import bench_corpus
+from streams.bench.dashboard import bench_dashboard
+from streams.bench.etl import bench_etl, bench_latency
+from streams.settings import Settings
+from streams.stream.analysis import get_pipeline
+from streams.stream.convert import to_analysis_result
+
+#: the issue's bars: (key, comparison, bound)
+TARGETS = {
+    "analyze_vs_rjieba": 0.12,
+    "analyze_vs_jieba": 4.0,
+    "e2e_1_vs_offline": 0.8,
+    "e2e_2_vs_1": 1.3,
+    "latency_p95_s": 1.5,
+    "worker_rss_mb": 400.0,
+    "dashboard_max_s": 0.1,
+}
+
+
+def _timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def bench_text(texts: list[str], settings: Settings) -> dict[str, float]:
+    """Analysis throughput on one core next to raw rjieba and raw jieba on the same texts."""
+    import jieba
+    import rjieba
+
+    pipeline = get_pipeline(settings)
+    raw_rjieba = rjieba.Jieba()
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    for text in texts[:20]:  # warm-up: caches, lazy imports
+        pipeline.analyze(text)
+        raw_rjieba.cut(text)
+        jieba.lcut(text)
+    megabytes = sum(len(text.encode("utf-8")) for text in texts) / 1e6
+    analyze_s = _timed(lambda: [pipeline.analyze(text) for text in texts])
+    offline_s = _timed(lambda: [to_analysis_result(pipeline.analyze(text)).model_dump_json() for text in texts])
+    rjieba_s = _timed(lambda: [raw_rjieba.cut(text) for text in texts])
+    jieba_s = _timed(lambda: [jieba.lcut(text) for text in texts])
+    return {
+        "megabytes": round(megabytes, 3),
+        "analyze_mb_s": round(megabytes / analyze_s, 3),
+        "analyze_docs_s": round(len(texts) / analyze_s, 1),
+        "offline_docs_s": round(len(texts) / offline_s, 1),
+        "rjieba_mb_s": round(megabytes / rjieba_s, 3),
+        "jieba_mb_s": round(megabytes / jieba_s, 3),
+    }
+
+
+def bench_all(settings: Settings, docs: int = 2000, dashboard_rows: int = 1_000_000,
+              say: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+    """Every benchmark in one run (see the module doc); returns a JSON-ready dict."""
+    corpus = bench_corpus(docs)
+    say(f"analysis of {len(corpus)} corpus documents on one core")
+    text = bench_text([doc["text"] for doc in corpus], settings)
+    say("end to end, one worker")
+    one = bench_etl(settings, docs=corpus, workers=1, latency_samples=0)
+    say("end to end, two workers")
+    two = bench_etl(settings, docs=corpus, workers=2, latency_samples=0)
+    say("produce → visible at 50 docs/s for 60 s")
+    latency = bench_latency(settings, corpus, rate=50.0, seconds=60.0)
+    say(f"dashboard queries on {dashboard_rows:,} metric rows")
+    dashboard = bench_dashboard(settings, dashboard_rows)
+    queries = {name: round(seconds, 4) for name, seconds in dashboard.items() if name.startswith("api:")}
+    ratios = {
+        "analyze_vs_rjieba": round(text["analyze_mb_s"] / text["rjieba_mb_s"], 3),
+        "analyze_vs_jieba": round(text["analyze_mb_s"] / text["jieba_mb_s"], 2),
+        "e2e_1_vs_offline": round(one["docs_per_second"] / text["offline_docs_s"], 3),
+        "e2e_2_vs_1": round(two["docs_per_second"] / one["docs_per_second"], 3),
+        "latency_p95_s": latency["p95_s"],
+        "worker_rss_mb": max(one["worker_peak_rss_mb"], two["worker_peak_rss_mb"], latency["worker_peak_rss_mb"]),
+        "dashboard_max_s": max(queries.values()) if queries else 0.0,
+    }
+    return {
+        "machine": machine(),
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "corpus_documents": len(corpus),
+        "text": text,
+        "end_to_end_1": one,
+        "end_to_end_2": two,
+        "latency": latency,
+        "dashboard_api_s": queries,
+        "dashboard_fill_s": round(dashboard.get("fill:seconds", 0.0), 1),
+        "dashboard_rows": dashboard_rows,
+        "ratios": ratios,
+        "met": {key: (value <= TARGETS[key] if key in ("latency_p95_s", "worker_rss_mb", "dashboard_max_s")
+                      else value >= TARGETS[key]) for key, value in ratios.items()},
+    }
+
+
+def machine() -> str:
+    """One line about the machine: CPUs, memory, Python."""
+    memory = ""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+        memory = f", {kib / 1024**2:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} CPUs{memory}, {platform.machine()}, Python {platform.python_version()}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The result as the BENCHMARKS.md table (figure, value, against its limit, target, met)."""
+    text, one, two, latency, ratios = (result[k] for k in ("text", "end_to_end_1", "end_to_end_2", "latency", "ratios"))
+    met = result["met"]
+
+    def mark(key: str) -> str:
+        return "yes" if met[key] else "**no**"
+
+    rows = [
+        ("analyze (Pipeline.analyze, one core)", f"{text['analyze_mb_s']} MB/s, {text['analyze_docs_s']} docs/s",
+         f"{ratios['analyze_vs_rjieba']}× raw rjieba ({text['rjieba_mb_s']} MB/s)", "≥ 0.12×", mark("analyze_vs_rjieba")),
+        ("", "", f"{ratios['analyze_vs_jieba']}× raw jieba ({text['jieba_mb_s']} MB/s)", "≥ 4×", mark("analyze_vs_jieba")),
+        ("offline analyze (--jobs 1: analysis + contract + JSON)", f"{text['offline_docs_s']} docs/s", "", "", ""),
+        ("end to end, 1 worker", f"{one['docs_per_second']} docs/s",
+         f"{ratios['e2e_1_vs_offline']}× offline analyze", "≥ 0.8×", mark("e2e_1_vs_offline")),
+        ("end to end, 2 workers", f"{two['docs_per_second']} docs/s", f"{ratios['e2e_2_vs_1']}× 1 worker", "≥ 1.3×",
+         mark("e2e_2_vs_1")),
+        (f"produce → visible at {latency['offered_docs_s']:g} docs/s for {latency['seconds']:g} s",
+         f"p50 {latency['p50_s']} s, p95 {latency['p95_s']} s, p99 {latency['p99_s']} s", "", "p95 ≤ 1.5 s",
+         mark("latency_p95_s")),
+        ("worker peak RSS", f"{ratios['worker_rss_mb']} MB", "", "≤ 400 MB", mark("worker_rss_mb")),
+        (f"dashboard API queries at {result.get('dashboard_rows', 1_000_000):,} metric rows (median of 3)",
+         f"max {ratios['dashboard_max_s']} s", "", "≤ 0.1 s each", mark("dashboard_max_s")),
+    ]
+    lines = [f"Machine: {result['machine']}; {result['when']}; corpus {result['corpus_documents']} documents "
+             f"({text['megabytes']} MB).", "",
+             "| figure | value | against its limit (same run) | target | met |", "| --- | ---: | ---: | ---: | :---: |"]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += ["", "| dashboard query | seconds |", "| --- | ---: |"]
+    lines += [f"| {name.removeprefix('api:')} | {seconds} |" for name, seconds in sorted(result["dashboard_api_s"].items())]
+    return "\n".join(lines)
