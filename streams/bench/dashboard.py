@@ -3,8 +3,9 @@
 :func:`bench_dashboard` creates a scratch database next to the configured one (same DDL, applied
 with :func:`streams.store.clickhouse.apply_migrations` on a copy of the settings), fills it server-side
 with ``INSERT … SELECT … FROM numbers()`` — ``rows`` current metric rows over ``rows / 20``
-documents, plus an older pipeline run of every tenth document (its metrics included) so that the
-*_latest views have stale rows to drop, and DLQ rows — then times every view and every query the
+documents (5 paragraphs each), plus an older pipeline run of every tenth document (its metrics and
+paragraphs included) so that the *_latest views have stale rows to drop, and DLQ rows — then
+times every view and every query the
 dashboard runs (median of 3 runs, wall clock including the HTTP round trip) and drops the scratch
 database, also when something fails.
 
@@ -70,6 +71,9 @@ def _fill_sql(db: str, rows: int) -> list[str]:
     current_run = "toDateTime64('2024-06-01 00:00:00', 6, 'UTC') + toIntervalSecond({d} % 1000)"
     stale_run = "toDateTime64('2024-01-01 00:00:00', 6, 'UTC') + toIntervalSecond({d} % 1000)"
     region = f"arrayElement({_array(REGIONS)}, 1 + intHash32({{d}} + 7) % {len(REGIONS)})"
+    # A 6-digit GB/T 2260-shaped code (30 provinces × 10 prefectures × 20 counties) for the map.
+    region_code = ("toString(110000 + (intHash32({d} + 7) % 30) * 10000 + (intHash32({d} + 9) % 10) * 100 "
+                   "+ intHash32({d} + 13) % 20)")
 
     def documents(run: str, version: str, where: str) -> str:
         d = "number"
@@ -85,13 +89,24 @@ SELECT concat('bench-', toString({d})), 'bench', NULL, concat('基准文档 ', t
     {d} % 4, {d}
 FROM numbers({docs}) {where}"""
 
+    def paragraphs(run: str, version: str, where: str) -> str:
+        d = "intDiv(number, 5)"
+        return f"""
+INSERT INTO {db}.paragraphs (doc_id, paragraph_index, text, topics, scores, evidence, published_at,
+    pipeline_version, processed_at)
+SELECT concat('bench-', toString({d})), number % 5,
+    repeat('全县建档立卡贫困户2.06万户，脱贫人口941名。', 1 + number % 7),
+    arrayFilter((t, i) -> bitTest(intHash32(number + 11) % 16, i), ['产业', '健康', '教育', '就业'], [0, 1, 2, 3]),
+    map('产业', 0.4), map('产业', ['产业']), {published.format(d=d)}, '{version}', {run.format(d=d)}
+FROM numbers({docs * 5}) {where}"""
+
     def metrics(run: str, version: str, where: str) -> str:
         d = f"intDiv(number, {METRICS_PER_DOC})"
         entry = f"arrayElement({catalog}, 1 + intHash32(number) % {len(CATALOG)})"
         return f"""
 INSERT INTO {db}.metrics (doc_id, paragraph_index, sentence, span, char_start, char_end, value,
     value_low, value_high, unit, qualifier, subject, metric, topic, region, year, published_at,
-    pipeline_version, processed_at)
+    pipeline_version, processed_at, region_code, ref_year)
 SELECT concat('bench-', toString({d})), (number % {METRICS_PER_DOC}) % 5,
     '全县建档立卡贫困户2.06万户，脱贫人口941名。', '2.06万户', (number % {METRICS_PER_DOC}) * 23,
     (number % {METRICS_PER_DOC}) * 23 + 6, (intHash32(number + 1) % 1000000) / 10.0, NULL, NULL,
@@ -99,13 +114,16 @@ SELECT concat('bench-', toString({d})), (number % {METRICS_PER_DOC}) % 5,
     arrayElement({_array(SUBJECTS)}, 1 + intHash32(number + 2) % {len(SUBJECTS)}),
     tupleElement({entry}, 1), tupleElement({entry}, 3), {region.format(d=d)},
     if(intHash32(number + 5) % 10 = 0, NULL, toUInt16(2014 + intHash32(number + 5) % 8)),
-    {published.format(d=d)}, '{version}', {run.format(d=d)}
+    {published.format(d=d)}, '{version}', {run.format(d=d)}, {region_code.format(d=d)},
+    if(intHash32(number + 5) % 10 = 0, NULL, toUInt16(2014 + intHash32(number + 5) % 8))
 FROM numbers({docs * METRICS_PER_DOC}) WHERE number < {rows} {where}"""
 
     return [
         documents(stale_run, "bench+r0", "WHERE number % 10 = 0"),
+        paragraphs(stale_run, "bench+r0", "WHERE intDiv(number, 5) % 10 = 0"),
         metrics(stale_run, "bench+r0", f"AND intDiv(number, {METRICS_PER_DOC}) % 10 = 0"),
         documents(current_run, "bench+r1", ""),
+        paragraphs(current_run, "bench+r1", ""),
         metrics(current_run, "bench+r1", ""),
         f"""
 INSERT INTO {db}.dlq (error, detail, source_topic, source_partition, source_offset, doc_id, payload,
@@ -120,25 +138,52 @@ FROM numbers({max(1, rows // 100)})""",
 
 def dashboard_queries(db: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Name → (SQL, parameters) of every view read in full and of every dashboard query."""
-    no_filter = {"topic": "", "metric": "", "unit": "", "region": "", "year": 0}
-    one_metric = {**no_filter, "metric": CATALOG[0][0], "unit": CATALOG[0][1]}
     dates = {"date_from": q.MIN_DATE, "date_to": q.MAX_DATE}
+    no_filter = {"topic": "", "metric": "", "unit": "", "region": "", "year": 0, "ref_year": 0, **dates}
+    one_metric = {**no_filter, "metric": CATALOG[0][0], "unit": CATALOG[0][1]}
+    no_fact_filter = {"topic": "", "metric": "", "unit": "", "region": "", "ref_year": 0, "flag": "", **dates}
+    one_fact_metric = {**no_fact_filter, "metric": CATALOG[0][0], "unit": CATALOG[0][1]}
+    one_year = {"date_from": "2019-01-01", "date_to": "2019-12-31"}
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     for view in ("dash_topic_daily", "dash_topic_weekly", "dash_documents_daily", "dash_metric_totals",
-                 "dash_top_subjects", "dash_dlq_daily"):  # dash_document_metrics: see api:document_spans
+                 "dash_top_subjects", "dash_dlq_daily", "dash_topic_shares_daily", "dash_topic_shares_weekly",
+                 "facts_latest", "dash_fact_totals", "flagged_metrics"):  # dash_document_metrics: api:document_spans
         found[f"view:{view}"] = (f"SELECT * FROM {q.check_identifier(db)}.{view}", {})
+    topics = {
+        f"api:topics_{measure}_{granularity}": (
+            q.render(q.TOPIC_SERIES, db, view=view, col=col, measure=q.TOPIC_MEASURES[measure]), dates)
+        for granularity, (view, col) in q.GRANULARITIES.items() for measure in q.TOPIC_MEASURES
+    }
+    found.update(topics)
     found.update({
-        "api:topics_day": (q.render(q.TOPIC_SERIES, db, view="dash_topic_daily", col="day"), dates),
-        "api:topics_week": (q.render(q.TOPIC_SERIES, db, view="dash_topic_weekly", col="week"), dates),
+        "api:topics_day": topics["api:topics_documents_day"],
+        "api:topics_week": topics["api:topics_documents_week"],
         "api:summary": (q.render(q.SUMMARY, db), {}),
-        "api:metric_choices": (q.render(q.METRIC_CHOICES, db), {"topic": ""}),
-        "api:facet_regions": (q.render(q.FACET_REGIONS, db), {}),
-        "api:by_region": (q.render(q.BY_REGION, db), one_metric),
-        "api:by_year": (q.render(q.BY_YEAR, db), one_metric),
+        "api:metric_choices": (q.render(q.METRIC_CHOICES, db), {"topic": "", **dates}),
+        "api:facets": (q.render(q.FACETS, db), dates),
+        "api:by_region": (q.render(q.BY_REGION, db), one_fact_metric),
+        "api:by_year": (q.render(q.BY_YEAR, db), one_fact_metric),
+        "api:by_region_one_year": (q.render(q.BY_REGION, db), {**one_fact_metric, **one_year}),
+        "api:map_province": (q.render(q.MAP_TOTALS, db, division=q.DIVISIONS["province"],
+                                      scope=q.DIVISION_SCOPE["province"]), one_fact_metric),
+        "api:map_prefecture": (q.render(q.MAP_TOTALS, db, division=q.DIVISIONS["prefecture"],
+                                        scope=q.DIVISION_SCOPE["prefecture"]), one_fact_metric),
+        "api:facts": (q.render(q.FACT_ROWS, db, sort="mentions", direction="DESC"),
+                      {**no_fact_filter, "limit": 50, "offset": 0}),
+        "api:facts_filtered": (q.render(q.FACT_ROWS, db, sort="last_published", direction="DESC"),
+                               {**one_fact_metric, **one_year, "limit": 50, "offset": 0}),
+        "api:fact_count": (q.render(q.FACT_COUNT, db), no_fact_filter),
+        "api:fact_mentions": (q.render(q.FACT_MENTIONS, db), {"fact_id": "0" * 32}),
+        "api:flags": (q.render(q.FLAG_ROWS, db), {"rule": "", **dates, "limit": 50, "offset": 0}),
+        "api:flag_counts": (q.render(q.FLAG_COUNTS, db), dates),
+        "api:flag_rules": (q.render(q.FLAG_RULES, db), {}),
+        "api:subjects_dated": (q.render(q.SUBJECTS_DATED, db), {"limit": 20, **one_year}),
         "api:metric_rows": (q.render(q.METRIC_ROWS, db, sort="value", direction="DESC"),
                             {**no_filter, "limit": 50, "offset": 0}),
         "api:metric_rows_filtered": (q.render(q.METRIC_ROWS, db, sort="published_at", direction="DESC"),
                                      {**one_metric, "region": REGIONS[0], "limit": 50, "offset": 0}),
+        "api:metric_rows_one_year": (q.render(q.METRIC_ROWS, db, sort="value", direction="DESC"),
+                                     {**no_filter, **one_year, "limit": 50, "offset": 0}),
         "api:metric_count": (q.render(q.METRIC_COUNT, db), {**no_filter, "topic": CATALOG[0][2]}),
         "api:metric_count_all": (q.render(q.METRIC_COUNT_ALL, db), {}),
         "api:document": (q.render(q.DOCUMENT, db), {"doc_id": "bench-10"}),
@@ -165,7 +210,7 @@ def fill(client: Client, db: str, rows: int) -> dict[str, int]:
         client.command(statement, settings={"insert_deduplicate": 0})
     return {
         table: int(client.command(f"SELECT count() FROM {db}.{table}"))  # type: ignore[arg-type]
-        for table in ("documents", "metrics", "dlq")
+        for table in ("documents", "paragraphs", "metrics", "dlq")
     }
 
 

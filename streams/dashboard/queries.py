@@ -8,6 +8,14 @@ for the metrics table, a sort column and direction picked from :data:`SORT_COLUM
 
 Optional filters use the ``({p:String} = '' OR col = {p:String})`` form, so one statement serves
 every filter combination (ClickHouse folds the constant branch away before planning).
+
+Dates: every chart and table takes a date range (``{date_from:Date}``, ``{date_to:Date}``; the
+defaults :data:`MIN_DATE` / :data:`MAX_DATE` mean "no bound"). A metric row is dated by its
+document's ``published_at``, a fact by its ``first_published``; an undated row reads as
+:data:`MIN_DATE`, so it shows as long as no start date is set.
+
+Totals (by region, by year, the map, the metric choices) count facts (``facts_latest``: a figure
+repeated by several documents counts once), not metric rows.
 """
 
 from __future__ import annotations
@@ -28,72 +36,185 @@ SORT_COLUMNS: Final[dict[str, str]] = {
     "subject": "subject",
     "unit": "unit",
 }
+#: Sort keys the facts table accepts (API name → column of facts_latest).
+FACT_SORT_COLUMNS: Final[dict[str, str]] = {
+    "mentions": "mentions",
+    "documents": "documents",
+    "value": "value",
+    "first_published": "first_published",
+    "last_published": "last_published",
+    "region": "region",
+    "ref_year": "ref_year",
+    "metric": "metric",
+    "unit": "unit",
+    "subject": "subject",
+}
 #: Granularities of the topic share chart (API name → (view, date column)).
 GRANULARITIES: Final[dict[str, tuple[str, str]]] = {
-    "day": ("dash_topic_daily", "day"),
-    "week": ("dash_topic_weekly", "week"),
+    "day": ("dash_topic_shares_daily", "day"),
+    "week": ("dash_topic_shares_weekly", "week"),
+}
+#: What the topic share chart counts (API name → column of the dash_topic_shares_* views):
+#: paragraph characters (the default: a paragraph weighs its length), paragraphs, figures, documents.
+TOPIC_MEASURES: Final[dict[str, str]] = {
+    "chars": "chars",
+    "paragraphs": "paragraphs",
+    "figures": "figures",
+    "documents": "documents",
+}
+#: Map levels (API name → SQL expression of the division code of a 6-digit GB/T 2260 ``region_code``).
+#: A province is the first 2 digits + '0000'. A prefecture is the first 4 + '00', except for the
+#: municipalities, Taiwan, Hong Kong and Macau (one division each: the province code) and for the
+#: county-level units directly under a province (xx90xx, e.g. 济源 419001: their own code).
+WHOLE_PROVINCES: Final = ("11", "12", "31", "50", "71", "81", "82")
+_WHOLE = "(" + ", ".join(f"'{p}'" for p in WHOLE_PROVINCES) + ")"
+DIVISIONS: Final[dict[str, str]] = {
+    "province": "concat(substring(region_code, 1, 2), '0000')",
+    "prefecture": (f"multiIf(substring(region_code, 1, 2) IN {_WHOLE}, concat(substring(region_code, 1, 2), '0000'), "
+                   "substring(region_code, 3, 2) = '90', region_code, concat(substring(region_code, 1, 4), '00'))"),
+}
+#: Which facts a level can place: any with a code for provinces; below province level for prefectures.
+DIVISION_SCOPE: Final[dict[str, str]] = {
+    "province": "1",
+    "prefecture": f"(substring(region_code, 3, 4) != '0000' OR substring(region_code, 1, 2) IN {_WHOLE})",
 }
 
 # Defaults that mean "no bound" for date range parameters.
 MIN_DATE: Final = "1970-01-01"
 MAX_DATE: Final = "2149-06-06"
 
+# The {col} / {view} / {measure} identifiers come from GRANULARITIES and TOPIC_MEASURES only.
 TOPIC_SERIES: Final = """
-SELECT {col} AS period, topic, sum(documents) AS documents
+SELECT {col} AS period, topic, sum({measure}) AS value
 FROM {db}.{view}
 WHERE {col} BETWEEN {date_from:Date} AND {date_to:Date}
 GROUP BY period, topic
+HAVING value > 0
 ORDER BY period, topic
 """
 
+#: A metric row's date: its document's publication date (undated: MIN_DATE).
+ROW_DATES: Final = """
+    toDate(ifNull(published_at, toDateTime64(0, 3, 'UTC'))) BETWEEN {date_from:Date} AND {date_to:Date}
+"""
+#: A fact's date: the first publication of any of its mentions (undated: MIN_DATE).
+FACT_DATES: Final = """
+    toDate(ifNull(first_published, toDateTime64(0, 3, 'UTC'))) BETWEEN {date_from:Date} AND {date_to:Date}
+"""
+
+# ``year`` is the written year of a row, ``ref_year`` the year it is filed under.
 METRIC_FILTER: Final = """
     ({topic:String} = '' OR topic = {topic:String})
     AND ({metric:String} = '' OR metric = {metric:String})
     AND ({unit:String} = '' OR unit = {unit:String})
     AND ({region:String} = '' OR region = {region:String})
     AND ({year:UInt16} = 0 OR year = {year:UInt16})
-"""
+    AND ({ref_year:UInt16} = 0 OR ref_year = {ref_year:UInt16})
+    AND """ + ROW_DATES
+
+# Facts have no written year: the year filter of the totals is the reference year.
+FACT_FILTER: Final = """
+    ({topic:String} = '' OR topic = {topic:String})
+    AND ({metric:String} = '' OR metric = {metric:String})
+    AND ({unit:String} = '' OR unit = {unit:String})
+    AND ({region:String} = '' OR region = {region:String})
+    AND ({ref_year:UInt16} = 0 OR ref_year = {ref_year:UInt16})
+    AND ({flag:String} = '' OR has(flags, {flag:String}))
+    AND """ + FACT_DATES
 
 METRIC_CHOICES: Final = """
-SELECT metric, unit, sum(mentions) AS mentions
-FROM {db}.dash_metric_totals
-WHERE ({topic:String} = '' OR topic = {topic:String})
+SELECT metric, unit, count() AS facts, sum(mentions) AS mentions
+FROM {db}.facts_latest
+WHERE ({topic:String} = '' OR topic = {topic:String}) AND """ + FACT_DATES + """
 GROUP BY metric, unit
-ORDER BY metric = 'other', mentions DESC, metric, unit
+ORDER BY metric = 'other', facts DESC, mentions DESC, metric, unit
 LIMIT 300
 """
 
-FACET_TOPICS: Final = """
-SELECT topic, sum(mentions) AS mentions FROM {db}.dash_metric_totals GROUP BY topic ORDER BY mentions DESC, topic
-"""
-FACET_REGIONS: Final = """
-SELECT region, sum(mentions) AS mentions FROM {db}.dash_metric_totals
-WHERE region != '' GROUP BY region ORDER BY mentions DESC, region LIMIT 500
-"""
-FACET_YEARS: Final = """
-SELECT assumeNotNull(year) AS y, sum(mentions) AS mentions FROM {db}.dash_metric_totals
-WHERE year IS NOT NULL GROUP BY y ORDER BY y
+# Every filter choice in one pass over the facts (facts_latest is a deep view: read it once):
+# facts and mentions per topic × region × reference year × metric × unit in the date range; the
+# server derives the topic, region, year and metric·unit lists from it.
+FACETS: Final = """
+SELECT topic, region, ref_year, metric, unit, count() AS facts, sum(mentions) AS mentions
+FROM {db}.facts_latest
+WHERE """ + FACT_DATES + """
+GROUP BY topic, region, ref_year, metric, unit
 """
 
+# The latest value of a group is the value of the fact last published (ties: highest fact_id).
+_LATEST = "argMax(value, (ifNull(last_published, toDateTime64(0, 3, 'UTC')), fact_id))"
+
 BY_REGION: Final = """
-SELECT if(region = '', '(未知)', region) AS label, sum(total) AS total, sum(mentions) AS mentions,
-       argMax(latest_value, latest_key) AS latest
-FROM {db}.dash_metric_totals
-WHERE """ + METRIC_FILTER + """
+SELECT if(region = '', '(未知)', region) AS label, sum(value) AS total, count() AS facts,
+       sum(mentions) AS mentions, """ + _LATEST + """ AS latest
+FROM {db}.facts_latest
+WHERE """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY total DESC, label
 LIMIT 30
 """
 
 # Charted by reference year (the year a figure is filed under: written, 今年/去年 resolved, the
-# title's or the publication year); the ``year`` filter stays the written year, as on the rows.
+# title's or the publication year).
 BY_YEAR: Final = """
-SELECT assumeNotNull(ref_year) AS label, sum(total) AS total, sum(mentions) AS mentions,
-       argMax(latest_value, latest_key) AS latest
-FROM {db}.dash_metric_totals
-WHERE ref_year IS NOT NULL AND """ + METRIC_FILTER + """
+SELECT assumeNotNull(ref_year) AS label, sum(value) AS total, count() AS facts,
+       sum(mentions) AS mentions, """ + _LATEST + """ AS latest
+FROM {db}.facts_latest
+WHERE ref_year IS NOT NULL AND """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY label
+"""
+
+# The {division} / {scope} expressions come from DIVISIONS and DIVISION_SCOPE only.
+MAP_TOTALS: Final = """
+SELECT {division} AS code, sum(value) AS total, count() AS facts, sum(mentions) AS mentions,
+       sum(documents) AS documents
+FROM {db}.facts_latest
+WHERE length(region_code) = 6 AND match(region_code, '^[0-9]+$') AND {scope} AND """ + FACT_FILTER + """
+GROUP BY code
+ORDER BY total DESC, code
+"""
+
+# ``matching`` (a window count before LIMIT) is the number of facts the filters match, so a page
+# needs one pass over facts_latest; FACT_COUNT is only for a page past the end.
+FACT_ROWS: Final = """
+SELECT fact_id, region, region_code, ref_year, metric, unit, value, subject, topic, mentions, documents,
+       first_published, last_published, flags, sentence, doc_id, count() OVER () AS matching
+FROM {db}.facts_latest
+WHERE """ + FACT_FILTER + """
+ORDER BY {sort} {direction}, fact_id
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+"""
+
+FACT_COUNT: Final = """
+SELECT count() FROM {db}.facts_latest WHERE """ + FACT_FILTER
+
+FACT_MENTIONS: Final = """
+SELECT doc_id, title, published_at, paragraph_index, char_start, sentence, duplicate_of
+FROM {db}.fact_mentions
+WHERE fact_id = {fact_id:String}
+ORDER BY ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, paragraph_index, char_start
+LIMIT 1000
+"""
+
+FLAG_FILTER: Final = """
+    ({rule:String} = '' OR flag = {rule:String}) AND """ + ROW_DATES
+
+FLAG_ROWS: Final = """
+SELECT flag, explanation, doc_id, title, published_at, paragraph_index, char_start, char_end, sentence, span,
+       value, unit, metric, topic, region, region_code, ref_year, count() OVER () AS matching
+FROM {db}.flagged_metrics
+WHERE """ + FLAG_FILTER + """
+ORDER BY published_at DESC NULLS LAST, doc_id, char_start, flag
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+"""
+
+# The rules (with their explanations) and how many rows each flags in the date range.
+FLAG_RULES: Final = """
+SELECT rule, scope, explanation FROM {db}.flag_rules FINAL ORDER BY rule
+"""
+FLAG_COUNTS: Final = """
+SELECT flag, count() AS flagged FROM {db}.flagged_metrics WHERE """ + ROW_DATES + """ GROUP BY flag
 """
 
 METRIC_ROWS: Final = """
@@ -145,6 +266,18 @@ ORDER BY mentions DESC, subject
 LIMIT {limit:UInt32}
 """
 
+# dash_top_subjects restricted to a date range (same columns, read from metrics_latest).
+SUBJECTS_DATED: Final = """
+SELECT subject, count() AS mentions, uniqExact(doc_id) AS documents,
+       arraySort(groupUniqArray(CAST(topic, 'String'))) AS topics,
+       arraySort(groupUniqArray(8)(CAST(metric, 'String'))) AS metrics
+FROM {db}.metrics_latest
+WHERE subject != '' AND """ + ROW_DATES + """
+GROUP BY subject
+ORDER BY mentions DESC, subject
+LIMIT {limit:UInt32}
+"""
+
 DLQ_SERIES: Final = """
 SELECT day, kind, messages
 FROM {db}.dash_dlq_daily
@@ -171,11 +304,14 @@ def check_identifier(name: str) -> str:
 
 def render(template: str, db: str, **identifiers: str) -> str:
     """A statement with ``{db}`` and whitelisted identifiers (``{sort}``, ``{direction}``,
-    ``{view}``, ``{col}``) filled in by plain replacement; ``{name:Type}`` parameter placeholders
-    are left for ClickHouse. Only :data:`SORT_COLUMNS` values, ``ASC``/``DESC`` and the view and
-    column names of :data:`GRANULARITIES` are accepted as identifiers.
+    ``{view}``, ``{col}``, ``{measure}``, ``{division}``, ``{scope}``) filled in by plain
+    replacement; ``{name:Type}`` parameter placeholders are left for ClickHouse. Only the values
+    of :data:`SORT_COLUMNS`, :data:`FACT_SORT_COLUMNS`, :data:`TOPIC_MEASURES`, :data:`DIVISIONS`,
+    :data:`DIVISION_SCOPE`, ``ASC``/``DESC`` and the view and column names of
+    :data:`GRANULARITIES` are accepted as identifiers.
     """
-    allowed = set(SORT_COLUMNS.values()) | {"ASC", "DESC"}
+    allowed = (set(SORT_COLUMNS.values()) | set(FACT_SORT_COLUMNS.values()) | set(TOPIC_MEASURES.values())
+               | set(DIVISIONS.values()) | set(DIVISION_SCOPE.values()) | {"ASC", "DESC"})
     for view, col in GRANULARITIES.values():
         allowed |= {view, col}
     sql = template.replace("{db}", check_identifier(db))

@@ -1,15 +1,27 @@
 """The local analyst dashboard: an aiohttp app serving a JSON API over the dashboard views and the
 static page (``static/index.html`` + ``app.js`` + vendored ECharts) that draws it.
 
-API (all GET, JSON, UTF-8):
+API (all GET, JSON, UTF-8). Every endpoint that feeds a chart or a table takes a date range,
+``date_from`` / ``date_to`` (``YYYY-MM-DD``; ``from`` / ``to`` are accepted too): metric rows are
+dated by their document's publication date, facts by ``first_published``. Tables (and the
+by-region / by-year / map series) answer ``format=csv`` with the same rows as CSV (UTF-8 with a
+BOM, a header row; see :func:`to_csv`).
 
 - ``/api/summary`` — document / metric / DLQ totals and the date range.
-- ``/api/topics?granularity=day|week&from=YYYY-MM-DD&to=YYYY-MM-DD`` — documents per topic and
-  period, with each topic's share of the period's topic assignments.
-- ``/api/facets?topic=`` — filter choices: topics, metric·unit pairs, regions, years.
-- ``/api/metrics/by_region`` and ``/api/metrics/by_year`` (``topic, metric, unit, region, year``) —
-  totals, mention counts and latest values of one metric in one unit.
-- ``/api/metrics/rows`` (same filters + ``sort, order, limit, offset``) — the metrics table.
+- ``/api/topics?granularity=day|week&measure=chars|paragraphs|figures|documents`` — per topic and
+  period: paragraph characters (default), paragraphs, figures or documents, with each topic's
+  share of the period's total (multi-label: a paragraph with two topics counts in both).
+- ``/api/facets?topic=`` — filter choices: topics, metric·unit pairs (by facts), regions, years.
+- ``/api/metrics/by_region`` and ``/api/metrics/by_year`` (``topic, metric, unit, region,
+  ref_year``) — fact totals (each fact once), fact and mention counts, latest values of one
+  metric in one unit.
+- ``/api/map?level=province|prefecture&metric=&unit=`` — the same totals per GB/T 2260 division.
+- ``/api/metrics/rows`` (metric filters, ``year`` = written year, + ``sort, order, limit,
+  offset``) — the metrics table.
+- ``/api/facts`` (fact filters + ``flag, sort, order, limit, offset``) — the facts table;
+  ``/api/facts/mentions?fact_id=`` — every mention of one fact (its source sentences).
+- ``/api/flags?rule=`` — flagged metric rows with the rule's explanation, newest first, and the
+  rules with their counts.
 - ``/api/documents`` and ``/api/document?doc_id=…`` (or ``/api/documents/{doc_id}`` for ids without
   ``/{}``) — document list; one document with its text
   cut into segments, the extracted spans marked.
@@ -22,7 +34,9 @@ columns are whitelisted; numbers are range-checked; bad input is a 400 with ``{"
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
+import io
 import logging
 import math
 import threading
@@ -54,6 +68,8 @@ def _static_dir() -> Path:
 
 STATIC_DIR = _static_dir()
 MAX_PAGE = 500
+#: Largest page of a CSV export (the "CSV" buttons ask for everything up to this).
+MAX_CSV_ROWS = 100_000
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
 
 
@@ -129,15 +145,108 @@ def _date(request: web.Request, name: str, default: str) -> str:
         raise BadRequest(f"{name} must be a date YYYY-MM-DD") from None
 
 
+def date_range(request: web.Request) -> dict[str, str]:
+    """``date_from`` / ``date_to`` (or ``from`` / ``to``) as query parameters; absent = no bound."""
+    date_from = _date(request, "date_from", "") or _date(request, "from", q.MIN_DATE)
+    date_to = _date(request, "date_to", "") or _date(request, "to", q.MAX_DATE)
+    if date_from > date_to:
+        raise BadRequest("date_from is after date_to")
+    return {"date_from": date_from, "date_to": date_to}
+
+
 def metric_filters(request: web.Request) -> dict[str, Any]:
-    """The five optional metric filters as query parameters ('' / 0 mean "any")."""
+    """The optional metric filters and the date range as query parameters ('' / 0 mean "any")."""
     return {
         "topic": _text(request, "topic"),
         "metric": _text(request, "metric"),
         "unit": _text(request, "unit"),
         "region": _text(request, "region"),
         "year": _int(request, "year", 0, 0, 9999),
+        "ref_year": _int(request, "ref_year", 0, 0, 9999),
+        **date_range(request),
     }
+
+
+def fact_filters(request: web.Request) -> dict[str, Any]:
+    """The optional fact filters and the date range ('' / 0 mean "any"). Facts have no written
+    year: ``year`` is taken as the reference year when ``ref_year`` is absent."""
+    ref_year = _int(request, "ref_year", 0, 0, 9999) or _int(request, "year", 0, 0, 9999)
+    return {
+        "topic": _text(request, "topic"),
+        "metric": _text(request, "metric"),
+        "unit": _text(request, "unit"),
+        "region": _text(request, "region"),
+        "ref_year": ref_year,
+        "flag": _text(request, "flag"),
+        **date_range(request),
+    }
+
+
+def _filters_set(params: Mapping[str, Any]) -> bool:
+    """Whether any filter or date bound is set (beyond the defaults)."""
+    return any(v for k, v in params.items() if k not in ("date_from", "date_to")) or (
+        params.get("date_from", q.MIN_DATE) != q.MIN_DATE or params.get("date_to", q.MAX_DATE) != q.MAX_DATE)
+
+
+def _wants_csv(request: web.Request) -> bool:
+    fmt = request.query.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise BadRequest("format must be json or csv")
+    return fmt == "csv"
+
+
+def _page(request: web.Request, default: int) -> dict[str, int]:
+    high = MAX_CSV_ROWS if _wants_csv(request) else MAX_PAGE
+    return {"limit": _int(request, "limit", default, 1, high), "offset": _int(request, "offset", 0, 0, 10**9)}
+
+
+def facet_lists(groups: Sequence[Mapping[str, Any]], topic: str = "") -> dict[str, list[Any]]:
+    """The filter choices from :data:`queries.FACETS` groups: topics (in topic order), metric·unit
+    pairs of ``topic`` (all when '') with most facts first and 'other' last (at most 300), regions
+    by facts (at most 500), reference years in order."""
+    topics: set[str] = set()
+    pairs: dict[tuple[str, str], list[int]] = {}
+    regions: dict[str, int] = {}
+    years: set[int] = set()
+    for group in groups:
+        facts = int(group["facts"])
+        topics.add(group["topic"])
+        if group["region"]:
+            regions[group["region"]] = regions.get(group["region"], 0) + facts
+        if group["ref_year"] is not None:
+            years.add(int(group["ref_year"]))
+        if not topic or group["topic"] == topic:
+            entry = pairs.setdefault((group["metric"], group["unit"]), [0, 0])
+            entry[0] += facts
+            entry[1] += int(group["mentions"])
+    ranked = sorted(pairs.items(), key=lambda kv: (kv[0][0] == "other", -kv[1][0], -kv[1][1], kv[0]))
+    return {
+        "topics": sorted(topics, key=_topic_order),
+        "metrics": [{"metric": m, "unit": u, "facts": f, "mentions": n} for (m, u), (f, n) in ranked[:300]],
+        "regions": [r for r, _ in sorted(regions.items(), key=lambda kv: (-kv[1], kv[0]))[:500]],
+        "years": sorted(years),
+    }
+
+
+def division_code(region_code: str, level: str) -> str | None:
+    """The map division of a 6-digit GB/T 2260 code (Python twin of :data:`queries.DIVISIONS`):
+    ``province`` → ``xx0000``; ``prefecture`` → ``xxxx00``, except municipalities, Taiwan, Hong
+    Kong and Macau (their province code) and units directly under a province (``xx90xx``: the code
+    itself). None when the code is not 6 digits, or a province-level code at prefecture level."""
+    if len(region_code) != 6 or not region_code.isascii() or not region_code.isdigit():
+        return None
+    province = region_code[:2]
+    if level == "province":
+        return province + "0000"
+    if level != "prefecture":
+        raise ValueError(f"unknown level {level!r}")
+    if province in q.WHOLE_PROVINCES:
+        return province + "0000"
+    if region_code[2:] == "0000":
+        return None
+    if region_code[2:4] == "90":
+        return region_code
+    return region_code[:4] + "00"
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -164,6 +273,62 @@ def jsonable(value: Any) -> Any:
 
 def reply(data: Any, status: int = 200) -> web.Response:
     return web.json_response(jsonable(data), status=status, dumps=_dumps)
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: '' for None, ISO dates (UTC ``Z``), integral floats without ``.0``, lists
+    joined with ``;``."""
+    value = jsonable(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, list):
+        return ";".join(csv_cell(v) for v in value)
+    if isinstance(value, dict):
+        return _dumps(value)
+    return str(value)
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """``rows`` as CSV bytes: UTF-8 with a BOM (so Excel reads Chinese right), a header row of
+    ``columns``, then one line per row (``\r\n``, fields quoted when needed by :mod:`csv`)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([csv_cell(row.get(column)) for column in columns])
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+def csv_reply(name: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> web.Response:
+    return web.Response(body=to_csv(columns, rows), headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{name}.csv"',
+    })
+
+
+def series_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A by-region / by-year series (parallel lists) as table rows."""
+    keys = ("total", "facts", "mentions", "latest")
+    return [{"label": label, "metric": data["metric"], "unit": data["unit"],
+             **{key: data[key][i] for key in keys}} for i, label in enumerate(data["labels"])]
+
+
+FACT_COLUMNS = ("region", "region_code", "ref_year", "metric", "unit", "value", "subject", "topic", "mentions",
+                "documents", "first_published", "last_published", "flags", "fact_id", "sentence", "doc_id")
+METRIC_COLUMNS = ("doc_id", "title", "paragraph_index", "sentence", "span", "char_start", "char_end", "value",
+                  "value_low", "value_high", "unit", "qualifier", "subject", "metric", "topic", "region", "year",
+                  "ref_year", "published_at")
+FLAG_COLUMNS = ("flag", "explanation", "published_at", "doc_id", "title", "region", "region_code", "ref_year",
+                "metric", "topic", "value", "unit", "span", "sentence", "paragraph_index", "char_start", "char_end")
+SUBJECT_COLUMNS = ("subject", "mentions", "documents", "topics", "metrics")
+SERIES_COLUMNS = ("label", "metric", "unit", "total", "facts", "mentions", "latest")
+MAP_COLUMNS = ("code", "name", "metric", "unit", "total", "facts", "mentions", "documents")
+MENTION_COLUMNS = ("fact_id", "doc_id", "title", "published_at", "paragraph_index", "char_start", "sentence",
+                   "duplicate_of")
 
 
 def _dumps(obj: Any) -> str:
@@ -209,65 +374,87 @@ class Api:
         granularity = request.query.get("granularity", "day")
         if granularity not in q.GRANULARITIES:
             raise BadRequest("granularity must be day or week")
+        measure = request.query.get("measure", "chars")
+        if measure not in q.TOPIC_MEASURES:
+            raise BadRequest(f"measure must be one of {', '.join(q.TOPIC_MEASURES)}")
         view, col = q.GRANULARITIES[granularity]
-        params = {"date_from": _date(request, "from", q.MIN_DATE), "date_to": _date(request, "to", q.MAX_DATE)}
-        rows = await self.pool.rows(q.render(q.TOPIC_SERIES, self.db, view=view, col=col), params)
+        sql = q.render(q.TOPIC_SERIES, self.db, view=view, col=col, measure=q.TOPIC_MEASURES[measure])
+        rows = await self.pool.rows(sql, date_range(request))
         periods = sorted({jsonable(row["period"]) for row in rows})
         topics = sorted({row["topic"] for row in rows}, key=_topic_order)
         totals: dict[str, int] = {}
         for row in rows:
             key = jsonable(row["period"])
-            totals[key] = totals.get(key, 0) + int(row["documents"])
-        counts = {(jsonable(row["period"]), row["topic"]): int(row["documents"]) for row in rows}
-        series = [
-            {
+            totals[key] = totals.get(key, 0) + int(row["value"])
+        counts = {(jsonable(row["period"]), row["topic"]): int(row["value"]) for row in rows}
+        series = []
+        for topic in topics:
+            values = [counts.get((period, topic), 0) for period in periods]
+            series.append({
                 "topic": topic,
-                "documents": [counts.get((period, topic), 0) for period in periods],
-                "share": [round(counts.get((period, topic), 0) / totals[period], 4) if totals[period] else 0
-                          for period in periods],
-            }
-            for topic in topics
-        ]
-        return reply({"granularity": granularity, "periods": periods, "series": series})
+                "values": values,
+                "share": [round(v / totals[p], 4) if totals[p] else 0 for v, p in zip(values, periods, strict=True)],
+            })
+            if measure == "documents":
+                series[-1]["documents"] = values
+        return reply({"granularity": granularity, "measure": measure, "periods": periods, "series": series})
 
     async def facets(self, request: web.Request) -> web.Response:
         topic = _text(request, "topic")
-        topics, choices, regions, years = await asyncio.gather(
-            self.pool.rows(q.render(q.FACET_TOPICS, self.db)),
-            self.pool.rows(q.render(q.METRIC_CHOICES, self.db), {"topic": topic}),
-            self.pool.rows(q.render(q.FACET_REGIONS, self.db)),
-            self.pool.rows(q.render(q.FACET_YEARS, self.db)),
-        )
-        return reply({
-            "topics": sorted((row["topic"] for row in topics), key=_topic_order),
-            "metrics": [{"metric": r["metric"], "unit": r["unit"], "mentions": r["mentions"]} for r in choices],
-            "regions": [row["region"] for row in regions],
-            "years": [row["y"] for row in years],
-        })
+        groups = await self.pool.rows(q.render(q.FACETS, self.db), date_range(request))
+        return reply(facet_lists(groups, topic))
 
-    async def _series(self, request: web.Request, template: str) -> web.Response:
-        params = metric_filters(request)
-        if not params["metric"] or not params["unit"]:
-            # Totals only make sense for one metric in one unit: default to the most mentioned.
-            choices = await self.pool.rows(q.render(q.METRIC_CHOICES, self.db), {"topic": params["topic"]})
-            if not choices:
-                return reply({"metric": None, "unit": None, "labels": [], "total": [], "mentions": [], "latest": []})
-            params["metric"], params["unit"] = choices[0]["metric"], choices[0]["unit"]
-        rows = await self.pool.rows(q.render(template, self.db), params)
-        return reply({
-            "metric": params["metric"],
-            "unit": params["unit"],
-            "labels": [row["label"] for row in rows],
-            "total": [row["total"] for row in rows],
-            "mentions": [row["mentions"] for row in rows],
-            "latest": [row["latest"] for row in rows],
-        })
+    async def _default_metric(self, params: dict[str, Any]) -> bool:
+        """Totals only make sense for one metric in one unit: default to the one with most facts.
+        False when there is none."""
+        if params["metric"] and params["unit"]:
+            return True
+        choices = await self.pool.rows(q.render(q.METRIC_CHOICES, self.db), {
+            "topic": params["topic"], "date_from": params["date_from"], "date_to": params["date_to"]})
+        if not choices:
+            return False
+        params["metric"], params["unit"] = choices[0]["metric"], choices[0]["unit"]
+        return True
+
+    async def _series(self, request: web.Request, template: str, name: str) -> web.Response:
+        params = fact_filters(request)
+        as_csv = _wants_csv(request)
+        data: dict[str, Any] = {"metric": None, "unit": None, "labels": [], "total": [], "facts": [], "mentions": [],
+                                "latest": []}
+        if await self._default_metric(params):
+            rows = await self.pool.rows(q.render(template, self.db), params)
+            data = {"metric": params["metric"], "unit": params["unit"], **{
+                key: [row[column] for row in rows]
+                for key, column in (("labels", "label"), ("total", "total"), ("facts", "facts"),
+                                    ("mentions", "mentions"), ("latest", "latest"))}}
+        if as_csv:
+            return csv_reply(name, SERIES_COLUMNS, series_rows(data))
+        return reply(data)
 
     async def by_region(self, request: web.Request) -> web.Response:
-        return await self._series(request, q.BY_REGION)
+        return await self._series(request, q.BY_REGION, "by_region")
 
     async def by_year(self, request: web.Request) -> web.Response:
-        return await self._series(request, q.BY_YEAR)
+        return await self._series(request, q.BY_YEAR, "by_year")
+
+    async def map_totals(self, request: web.Request) -> web.Response:
+        level = request.query.get("level", "province")
+        if level not in q.DIVISIONS:
+            raise BadRequest("level must be province or prefecture")
+        params = fact_filters(request)
+        as_csv = _wants_csv(request)
+        rows: list[dict[str, Any]] = []
+        if await self._default_metric(params):
+            sql = q.render(q.MAP_TOTALS, self.db, division=q.DIVISIONS[level], scope=q.DIVISION_SCOPE[level])
+            rows = await self.pool.rows(sql, params)
+        names = division_names(level)
+        for row in rows:
+            row["name"] = names.get(row["code"], "")
+            row["metric"], row["unit"] = params["metric"], params["unit"]
+        if as_csv:
+            return csv_reply(f"map_{level}", MAP_COLUMNS, rows)
+        return reply({"level": level, "metric": params["metric"] or None, "unit": params["unit"] or None,
+                      "divisions": [{k: row[k] for k in MAP_COLUMNS if k not in ("metric", "unit")} for row in rows]})
 
     async def metric_rows(self, request: web.Request) -> web.Response:
         params = metric_filters(request)
@@ -277,11 +464,12 @@ class Api:
             raise BadRequest(f"sort must be one of {', '.join(q.SORT_COLUMNS)}")
         if order not in ("asc", "desc"):
             raise BadRequest("order must be asc or desc")
-        page = {"limit": _int(request, "limit", 50, 1, MAX_PAGE), "offset": _int(request, "offset", 0, 0, 10**9)}
+        as_csv = _wants_csv(request)
+        page = _page(request, 50)
         sql = q.render(q.METRIC_ROWS, self.db, sort=q.SORT_COLUMNS[sort], direction=order.upper())
         rows, count = await asyncio.gather(
             self.pool.rows(sql, {**params, **page}),
-            self.pool.rows(q.render(q.METRIC_COUNT, self.db), params) if any(params.values())
+            self.pool.rows(q.render(q.METRIC_COUNT, self.db), params) if _filters_set(params)
             else self.pool.rows(q.render(q.METRIC_COUNT_ALL, self.db)),
         )
         ids = sorted({row["doc_id"] for row in rows})
@@ -290,8 +478,67 @@ class Api:
             titles = {r["doc_id"]: r["title"] for r in await self.pool.rows(q.render(q.TITLES, self.db), {"ids": ids})}
         for row in rows:
             row["title"] = titles.get(row["doc_id"], "")
+        if as_csv:
+            return csv_reply("metrics", METRIC_COLUMNS, rows)
         total = int(next(iter(count[0].values())) or 0) if count else 0
         return reply({"total": total, **page, "sort": sort, "order": order, "rows": rows})
+
+    async def facts(self, request: web.Request) -> web.Response:
+        params = fact_filters(request)
+        sort = request.query.get("sort", "mentions")
+        order = request.query.get("order", "desc").lower()
+        if sort not in q.FACT_SORT_COLUMNS:
+            raise BadRequest(f"sort must be one of {', '.join(q.FACT_SORT_COLUMNS)}")
+        if order not in ("asc", "desc"):
+            raise BadRequest("order must be asc or desc")
+        as_csv = _wants_csv(request)
+        page = _page(request, 50)
+        sql = q.render(q.FACT_ROWS, self.db, sort=q.FACT_SORT_COLUMNS[sort], direction=order.upper())
+        rows = await self.pool.rows(sql, {**params, **page})
+        total = int(rows[0].pop("matching")) if rows else 0
+        for row in rows[1:]:
+            row.pop("matching")
+        if as_csv:
+            return csv_reply("facts", FACT_COLUMNS, rows)
+        if not rows and page["offset"]:  # past the end: the count of the filters alone
+            count = await self.pool.rows(q.render(q.FACT_COUNT, self.db), params)
+            total = int(next(iter(count[0].values())) or 0) if count else 0
+        return reply({"total": total, **page, "sort": sort, "order": order, "rows": rows})
+
+    async def fact_mentions(self, request: web.Request) -> web.Response:
+        fact_id = request.match_info.get("fact_id") or request.query.get("fact_id", "")
+        if not fact_id or len(fact_id) > 64 or not all(c in "0123456789abcdefABCDEF" for c in fact_id):
+            raise BadRequest("fact_id must be a hex id")
+        as_csv = _wants_csv(request)
+        rows = await self.pool.rows(q.render(q.FACT_MENTIONS, self.db), {"fact_id": fact_id.lower()})
+        if as_csv:
+            return csv_reply("fact_mentions", MENTION_COLUMNS, [{"fact_id": fact_id.lower(), **r} for r in rows])
+        return reply({"fact_id": fact_id.lower(), "mentions": rows})
+
+    async def flags(self, request: web.Request) -> web.Response:
+        params = {"rule": _text(request, "rule"), **date_range(request)}
+        as_csv = _wants_csv(request)
+        page = _page(request, 50)
+        sql = q.render(q.FLAG_ROWS, self.db)
+        if as_csv:
+            rows = await self.pool.rows(sql, {**params, **page})
+            return csv_reply("flags", FLAG_COLUMNS, rows)
+        dates = {"date_from": params["date_from"], "date_to": params["date_to"]}
+        rows, counts, rules = await asyncio.gather(
+            self.pool.rows(sql, {**params, **page}),
+            self.pool.rows(q.render(q.FLAG_COUNTS, self.db), dates),
+            self.pool.rows(q.render(q.FLAG_RULES, self.db)),
+        )
+        for row in rows:
+            row.pop("matching")
+        flagged = {row["flag"]: int(row["flagged"]) for row in counts}
+        total = flagged.get(params["rule"], 0) if params["rule"] else sum(flagged.values())
+        listed = [{**rule, "flagged": flagged.get(rule["rule"], 0)} for rule in rules]
+        known = {rule["rule"] for rule in rules}
+        listed += [{"rule": flag, "scope": "", "explanation": "", "flagged": n} for flag, n in flagged.items()
+                   if flag not in known]
+        listed.sort(key=lambda rule: (-rule["flagged"], rule["rule"]))
+        return reply({"total": total, **page, "rule": params["rule"], "rules": listed, "rows": rows})
 
     async def documents(self, request: web.Request) -> web.Response:
         limit = _int(request, "limit", 200, 1, 1000)
@@ -313,11 +560,19 @@ class Api:
         return reply({"doc": doc, "spans": spans, "segments": highlight_segments(text, spans)})
 
     async def subjects(self, request: web.Request) -> web.Response:
-        limit = _int(request, "limit", 20, 1, 200)
-        return reply({"subjects": await self.pool.rows(q.render(q.SUBJECTS, self.db), {"limit": limit})})
+        as_csv = _wants_csv(request)
+        limit = _int(request, "limit", 20, 1, MAX_CSV_ROWS if as_csv else 200)
+        dates = date_range(request)
+        if _filters_set(dates):
+            rows = await self.pool.rows(q.render(q.SUBJECTS_DATED, self.db), {"limit": limit, **dates})
+        else:
+            rows = await self.pool.rows(q.render(q.SUBJECTS, self.db), {"limit": limit})
+        if as_csv:
+            return csv_reply("subjects", SUBJECT_COLUMNS, rows)
+        return reply({"subjects": rows})
 
     async def dlq(self, request: web.Request) -> web.Response:
-        params = {"date_from": _date(request, "from", q.MIN_DATE), "date_to": _date(request, "to", q.MAX_DATE)}
+        params = date_range(request)
         rows = await self.pool.rows(q.render(q.DLQ_SERIES, self.db), params)
         days = sorted({jsonable(row["day"]) for row in rows})
         kinds = sorted({row["kind"] for row in rows})
@@ -328,6 +583,19 @@ class Api:
 
 
 _TOPIC_RANK = {"产业": 0, "健康": 1, "教育": 2, "就业": 3, "other": 9}
+#: The vendored GeoJSON of each map level (static/vendor, see its README.txt).
+MAP_FILES = {"province": "china-province.json", "prefecture": "china-prefecture.json"}
+_NAMES: dict[str, dict[str, str]] = {}
+
+
+def division_names(level: str) -> dict[str, str]:
+    """Division code → name of the vendored GeoJSON of ``level`` (read once)."""
+    if level not in _NAMES:
+        import json
+
+        data = json.loads((STATIC_DIR / "vendor" / MAP_FILES[level]).read_text(encoding="utf-8"))
+        _NAMES[level] = {str(f["properties"]["adcode"]): f["properties"]["name"] for f in data["features"]}
+    return _NAMES[level]
 
 
 def _topic_order(topic: str) -> tuple[int, str]:
@@ -376,6 +644,11 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/metrics/by_region", api.by_region)
     app.router.add_get("/api/metrics/by_year", api.by_year)
     app.router.add_get("/api/metrics/rows", api.metric_rows)
+    app.router.add_get("/api/map", api.map_totals)
+    app.router.add_get("/api/facts", api.facts)
+    app.router.add_get("/api/facts/mentions", api.fact_mentions)
+    app.router.add_get("/api/facts/{fact_id}/mentions", api.fact_mentions)
+    app.router.add_get("/api/flags", api.flags)
     app.router.add_get("/api/documents", api.documents)
     app.router.add_get("/api/documents/{doc_id}", api.document)
     app.router.add_get("/api/document", api.document)

@@ -5,6 +5,12 @@ Articles are read with :mod:`streams.ingest.articles`, analyzed by the real pipe
 Faust ``enrich`` agent does, and written by the real :class:`~streams.stream.sink.ClickHouseSink`. With
 ``replay=True`` every document is written a second time as a newer run (a replay) — the dashboard
 views must still count it once. DLQ rows can be added to feed the dead-letter chart.
+
+:func:`write_extra_articles` writes two more articles for the fact and flag panels: a short county
+news item written for these tests (:data:`FRESH_ARTICLE`, with inconsistent figures: a coverage
+rate of 112 % and a part above its total) and a repost of a seed (:data:`REPOST_OF`: the same text
+under a new title, a "来源" lead line, published four days later), so that its facts have two
+mentions.
 """
 
 from __future__ import annotations
@@ -27,6 +33,37 @@ from streams.stream.sink import ClickHouseSink, PendingDoc
 
 #: A documented fallback date for articles without one, so the time charts have distinct days.
 FALLBACK_PUBLISHED = datetime(2018, 3, 1, 8, 0, tzinfo=UTC)
+
+#: A short county news item written for the dashboard tests (not from the seeds or the devset). Its
+#: figures include a coverage rate of 112 % (flag ``rate_above_100``) and a part (雨露计划, 1020万元)
+#: above the total it belongs to (各类助学资金, 860万元).
+FRESH_ARTICLE = """汉阴县扎实推进健康帮扶和教育帮扶
+
+2023年6月12日
+
+今年以来，汉阴县持续巩固拓展脱贫攻坚成果，把健康帮扶和教育帮扶作为防止返贫的重要抓手。
+
+在健康帮扶方面，全县脱贫人口家庭医生签约服务覆盖率达到112%，基本医疗保险参保率达到100%。县卫健局组织医疗队深入10个镇开展义诊，为群众免费体检3200人次。
+
+在教育帮扶方面，全县共资助脱贫家庭学生1.2万人次，发放各类助学资金860万元，其中发放雨露计划补助资金1020万元。全县新建改建乡村学校6所，补充乡村教师85名。
+
+县乡村振兴局负责人表示，下一步将继续做好监测帮扶，确保不发生规模性返贫。
+"""
+#: The seed reposted (file name under seeds/), its new title and date (four days after the seed's).
+REPOST_OF = "002_cd639f095b8a2337.txt"
+REPOST_TITLE = "济源全力打赢抗疫脱贫战"
+REPOST_DATE = "2020-05-20"
+
+
+def write_extra_articles(seeds: Path, folder: Path) -> list[Path]:
+    """Write :data:`FRESH_ARTICLE` and the repost of :data:`REPOST_OF` as text files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fresh = folder / "fresh_hanyin.txt"
+    fresh.write_text(FRESH_ARTICLE, encoding="utf-8")
+    repost = folder / "repost_jiyuan.txt"
+    original = (seeds / REPOST_OF).read_text(encoding="utf-8-sig")
+    repost.write_text(f"{REPOST_TITLE}\n\n{REPOST_DATE}\n\n来源：某某网\n\n{original}", encoding="utf-8")
+    return [fresh, repost]
 
 
 @dataclass(slots=True)
@@ -69,11 +106,12 @@ async def _write(settings: Settings, docs: list[EnrichedDocument], topic: str, f
 
 
 def load_articles(settings: Settings, paths: Iterable[Path], *, replay: bool = True,
-                  dlq_rows: int = 0) -> Seeded:
-    """Analyze ``paths`` and write them to ``settings.clickhouse_database`` (migrated first)."""
+                  dlq_rows: int = 0, extra: Iterable[Path] = ()) -> Seeded:
+    """Analyze ``paths`` (and ``extra``, read on their own so that the fallback dates of ``paths``
+    do not move) and write them to ``settings.clickhouse_database`` (migrated first)."""
     apply_migrations(settings)
     pipeline = get_pipeline(settings)
-    raws = read_articles(paths, settings)
+    raws = read_articles(paths, settings) + read_articles(extra, settings)
     seeded = Seeded()
     runs = 2 if replay else 1
     for run in range(runs):

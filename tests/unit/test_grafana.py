@@ -23,7 +23,7 @@ JSON_DATA_KEYS = {"host", "port", "protocol", "username", "defaultDatabase", "se
 def defined_objects() -> set[str]:
     names: set[str] = set()
     for _version, _name, sql in migration_files():
-        names |= set(re.findall(r"CREATE (?:TABLE|VIEW) IF NOT EXISTS \{db\}\.(\w+)", sql))
+        names |= set(re.findall(r"CREATE (?:OR REPLACE )?(?:TABLE|VIEW) (?:IF NOT EXISTS )?\{db\}\.(\w+)", sql))
     return names
 
 
