@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # for them) and works on their partitions side by side.
     enrich_batch_docs: int = 64
     enrich_batch_seconds: float = 0.05
+    # The worker analyses in a child process (1), so its event loop, Kafka I/O and the sink run on
+    # the other core meanwhile; 0 analyses in a thread of the worker process.
+    analysis_processes: int = Field(default=1, ge=0, le=1)
     max_doc_chars: int = 1_000_000
     # Figures one document may hold; over either, it goes to the DLQ as too_many_figures.
     max_figures_per_sentence: int = 500

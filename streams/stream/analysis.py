@@ -26,7 +26,11 @@ def _cached_pipeline(rules_dir: Path | None, segmenter: str, limits: Limits) -> 
     return build_pipeline(rules_dir, segmenter, limits)
 
 
+def pipeline_limits(settings: Settings) -> Limits:
+    """The work one document may cause, as configured."""
+    return Limits(settings.max_figures_per_sentence, settings.max_figures_per_doc)
+
+
 def get_pipeline(settings: Settings) -> Pipeline:
     """The process-wide pipeline for ``settings`` (cached per rules_dir, segmenter and limits)."""
-    limits = Limits(settings.max_figures_per_sentence, settings.max_figures_per_doc)
-    return _cached_pipeline(settings.rules_dir, settings.segmenter, limits)
+    return _cached_pipeline(settings.rules_dir, settings.segmenter, pipeline_limits(settings))

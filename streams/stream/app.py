@@ -25,7 +25,8 @@ import faust
 from streams.observability import LAG
 from streams.settings import Settings
 from streams.stream import intake
-from streams.stream.analysis import get_pipeline
+from streams.stream.analysis import get_pipeline, pipeline_limits
+from streams.stream.analysis_process import AnalysisProcess
 from streams.stream.poison import InflightMarks
 from streams.stream.rows import DLQ_COLUMNS, dlq_rows
 from streams.stream.sink import ClickHouseSink, RetryingInserter
@@ -60,7 +61,11 @@ def create_app(settings: Settings) -> faust.App:
         return await (await topics[topic].send(key=key, value=value))
 
     marks = InflightMarks(settings.data_dir / "inflight" / settings.worker_group)
-    steps = Steps(settings, send, get_pipeline(settings), marks=marks)
+    if settings.analysis_processes:
+        process = AnalysisProcess(settings.rules_dir, settings.segmenter, pipeline_limits(settings))
+        steps = Steps(settings, send, marks=marks, process=process)
+    else:
+        steps = Steps(settings, send, get_pipeline(settings), marks=marks)
     sink = ClickHouseSink(settings)
     dlq_inserter = RetryingInserter(settings)
 

@@ -28,6 +28,7 @@ from streams.pipeline.analyzer import Pipeline
 from streams.retry import Backoff
 from streams.settings import Settings
 from streams.stream import intake
+from streams.stream.analysis_process import AnalysisProcess
 from streams.stream.dlq import dlq_key, dlq_record
 from streams.stream.enrich import enrich_payload
 from streams.stream.poison import InflightMarks
@@ -88,10 +89,12 @@ class Steps:
     """The steps of the path, bound to one sender, one pipeline and the settings."""
 
     def __init__(self, settings: Settings, send: SendFn, pipeline: Pipeline | None = None,
-                 backoff: Backoff | None = None, marks: InflightMarks | None = None) -> None:
+                 backoff: Backoff | None = None, marks: InflightMarks | None = None,
+                 process: AnalysisProcess | None = None) -> None:
         self.settings = settings
         self._send = send
         self.pipeline = pipeline
+        self.process = process
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
         self.marks = marks
         # one analysis at a time (the GIL allows no more anyway): when the process dies, only the
@@ -131,7 +134,11 @@ class Steps:
                                    "partition": message.partition, "offset": message.offset})
 
     async def enrich(self, message: MessageLike) -> EnrichedDocument:
-        """Validate and analyse a ``news.raw`` message (off the event loop); raises IntakeError."""
+        """Validate and analyse a ``news.raw`` message (off the event loop: in the analysis process
+        when there is one, else in a thread); raises IntakeError."""
+        if self.process is not None:
+            return await self.process.enrich(message.value, max_doc_chars=self.settings.max_doc_chars,
+                                             partition=message.partition, offset=message.offset)
         if self.pipeline is None:
             raise RuntimeError("these steps were built without a pipeline")
         return await asyncio.to_thread(enrich_payload, self.pipeline, message.value,
