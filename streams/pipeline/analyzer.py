@@ -90,7 +90,7 @@ class Pipeline:
 
 def _paragraph_topics(doc: NormalizedDoc, decisions: list[TopicDecision]) -> list[ParagraphTopics]:
     return [
-        ParagraphTopics(index=p.index, text=p.text, topics=d.topics, scores=d.scores, evidence=d.evidence)
+        ParagraphTopics(p.index, p.text, d.topics, d.scores, d.evidence)  # index, text, topics, scores, evidence
         for p, d in zip(doc.paragraphs, decisions, strict=True)
     ]
 

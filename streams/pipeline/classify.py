@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 
+from streams.pipeline.lexicon import trie_pattern
 from streams.pipeline.normalize import is_table_row
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 from streams.pipeline.rulemodels import TopicsRules, read_json, validated
@@ -90,11 +91,10 @@ class TopicDecision:
 
 
 def _alternation(words: Sequence[str]) -> re.Pattern[str] | None:
-    """Regex matching any of ``words``, longest first (leftmost-longest matching)."""
+    """Regex matching any of ``words``, longest first (leftmost-longest matching, as a prefix tree)."""
     if not words:
         return None
-    ordered = sorted(set(words), key=lambda word: (-len(word), word))
-    return re.compile("|".join(re.escape(word) for word in ordered))
+    return trie_pattern(words)
 
 
 def _term_table(topics: dict[str, dict[str, float]],

@@ -50,7 +50,8 @@ def _delim_regex(delims: str) -> re.Pattern[str]:
     """Finds what :func:`is_delim` accepts: a delimiter, a comma only when not between digits."""
     others = "".join(re.escape(c) for c in delims if c != ",")
     comma = r"|(?<![0-9]),|,(?![0-9])" if "," in delims else ""
-    return re.compile(f"[{others}]{comma}")
+    every = "".join(re.escape(c) for c in delims)  # what every match starts with: fails fast elsewhere
+    return re.compile(f"(?=[{every}])(?:[{others}]{comma})")
 
 
 @lru_cache(maxsize=256)
@@ -100,16 +101,11 @@ def noun_phrase(text: str, end: int) -> str:
     return match.group() if match else ""
 
 
-@lru_cache(maxsize=16)
-def _affix_patterns(prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    head = re.compile("^(?:" + "|".join(map(re.escape, prefixes)) + ")+") if prefixes else re.compile(r"^\b\B")
-    tail = re.compile("(?:" + "|".join(map(re.escape, suffixes)) + ")+$") if suffixes else re.compile(r"^\b\B")
-    return head, tail
-
-
 def strip_subject(words: str, lexicon: MetricLexicon) -> str:
     """The figure's words without years, quotes, leading scope words and trailing verbs."""
-    words = _SUBJECT_NOISE.sub("", YEAR_WORDS.sub("", words))
-    head, tail = _affix_patterns(lexicon.subject_strip_prefixes, lexicon.subject_strip_suffixes)
-    stripped = tail.sub("", head.sub("", words))
+    if "年" in words:
+        words = YEAR_WORDS.sub("", words)
+    words = _SUBJECT_NOISE.sub("", words)
+    # the lexicon's subject_strip_prefixes (repeated, at the start) and suffixes (at the end)
+    stripped = lexicon.subject_tail.sub("", lexicon.subject_head.sub("", words))
     return (stripped or words)[:24] if stripped else ""

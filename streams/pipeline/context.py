@@ -49,6 +49,7 @@ _CITY_SCOPE = ("全市", "我市")
 _YEAR_DIGITS = r"(?:19|20)\d{2}|[一二][〇零九][〇零一二三四五六七八九]{2}"
 _CN_YEAR_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _YEAR_BLOCKERS = ("较", "比", "与", "同", "相比", "对比")
+_YEAR_BLOCKER_ENDS = frozenset(w[-1] for w in _YEAR_BLOCKERS)  # the characters a blocker ends with
 _YEAR_NAME_WORDS = ("会议", "方案", "要点", "计划", "规划", "意见", "通知", "办法", "大会")
 _COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支")
 
@@ -75,25 +76,28 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 basis = "written"
             subject = _subject(figure, previous_subject, lexicon)
             previous_subject = subject
+            topic = _topic(figure, sentence.paragraph_index, paragraph_topics)
+            region = context.for_figure(sentence, figure.left, figure.start, figure.unit)
+            # positional, in the field order of Metric (a keyword call of 18 arguments costs more)
             metrics.append(Metric(
-                sentence=text,
-                span=text[figure.start : figure.end],
-                char_start=sentence.start + figure.start,
-                char_end=sentence.start + figure.end,
-                value=figure.value,
-                value_low=figure.low,
-                value_high=figure.high,
-                unit=figure.unit,
-                qualifier=figure.qualifier,
-                subject=subject or figure.left.strip()[-12:],
-                metric=figure.metric,
-                topic=_topic(figure, sentence.paragraph_index, paragraph_topics),
-                region=(region := context.for_figure(sentence, figure.left, figure.start, figure.unit)),
-                region_code=region_code(region),
-                year=year,
-                ref_year=ref_year,
-                year_basis=basis,
-                paragraph_index=sentence.paragraph_index,
+                text,  # sentence
+                text[figure.start : figure.end],  # span
+                sentence.start + figure.start,  # char_start
+                sentence.start + figure.end,  # char_end
+                figure.value,  # value
+                figure.low,  # value_low
+                figure.high,  # value_high
+                figure.unit,  # unit
+                figure.qualifier,  # qualifier
+                subject or figure.left.strip()[-12:],  # subject
+                figure.metric,  # metric
+                topic,  # topic
+                region,  # region
+                year,  # year
+                sentence.paragraph_index,  # paragraph_index
+                ref_year,  # ref_year
+                basis,  # year_basis
+                region_code(region),  # region_code
             ))
     return metrics
 
@@ -218,12 +222,14 @@ def time_marks(text: str, blocked: list[tuple[int, int]], figure_starts: list[in
     for match in _TIME.finditer(text):  # one pass: an expression consumes its text (上年末 holds no 年末)
         start, end = match.span()
         kind = match.lastgroup
-        if any(a <= start < b for a, b in blocked) or any(text.endswith(w, 0, start) for w in _YEAR_BLOCKERS):
+        if blocked and any(a <= start < b for a, b in blocked):
+            continue
+        if text[start - 1 : start] in _YEAR_BLOCKER_ENDS and any(text.endswith(w, 0, start) for w in _YEAR_BLOCKERS):
             continue
         if kind == "range":
             found.append(TimeMark(start, end, "undated", 0, end_of_text))
         elif kind == "year":
-            if _CAPTION_HEAD.search(text, 0, start):
+            if "表" in text and _CAPTION_HEAD.search(text, 0, start):
                 continue
             clause_end = first_delim_after(text, end)
             until = end_of_text

@@ -8,6 +8,7 @@ instead. See the ``comment`` in that file for how the rules are applied.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources.abc import Traversable
@@ -19,10 +20,43 @@ DEFAULT_METRICS_PATH: Traversable = DEFAULT_RULES_DIR / "metrics.json"
 
 
 def keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex that finds any of ``keywords`` (``None`` for no keywords)."""
+    """One regex that finds any of ``keywords`` (``None`` for no keywords); leftmost-longest
+    (see :func:`trie_pattern`)."""
     if not keywords:
         return None
-    return re.compile("|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True)))
+    return trie_pattern(keywords)
+
+
+def trie_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """A regex matching any of ``words``, leftmost-longest: at the leftmost position where a word
+    starts, the longest word starting there.
+
+    It finds what the alternation of the words longest first (``长词|短|…``) finds, but is written
+    as a prefix tree (``就业(?:帮扶车间)?|…``): the regex engine then follows one branch per
+    character instead of trying every word at every position. (Every branch of a node starts
+    with another character, so at most one can match; a word that ends at a node makes the rest
+    optional and greedy, so the longer word wins and the shorter one is the fallback.)
+    """
+    unique = set(words)
+    if "" in unique:  # an empty word matches everywhere: keep the plain alternation
+        return re.compile("|".join(re.escape(w) for w in sorted(unique, key=lambda w: (-len(w), w))))
+    trie: dict[str, dict] = {}
+    for word in unique:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return f"(?:{body})?" if len(branches) == 1 else body + "?"
+
+    return re.compile(build(trie))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +111,28 @@ class MetricLexicon:
     qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
     unit_regex: re.Pattern[str] = field(default=re.compile(r"(?!)"), compare=False)
+    # Derived look-ups (speed only; see __post_init__): the first characters of the qualifiers
+    # after a figure, the last ones of those before it (``None`` when a word is empty), a regex
+    # finding any qualifier before, and the subject's prefix and suffix patterns.
+    qualifier_after_heads: frozenset[str] | None = field(default=None, compare=False)
+    qualifier_before_tails: frozenset[str] | None = field(default=None, compare=False)
+    qualifier_before_regex: re.Pattern[str] | None = field(default=None, compare=False)
+    subject_head: re.Pattern[str] = field(default=re.compile(r"^\b\B"), compare=False)
+    subject_tail: re.Pattern[str] = field(default=re.compile(r"^\b\B"), compare=False)
 
     def __post_init__(self) -> None:
+        after, before = tuple(self.qualifiers_after), tuple(self.qualifiers_before)
+        if all(after):
+            object.__setattr__(self, "qualifier_after_heads", frozenset(w[0] for w in after))
+        if all(before):
+            object.__setattr__(self, "qualifier_before_tails", frozenset(w[-1] for w in before))
+        object.__setattr__(self, "qualifier_before_regex", keyword_pattern(before))
+        prefixes, suffixes = self.subject_strip_prefixes, self.subject_strip_suffixes
+        if prefixes:
+            object.__setattr__(self, "subject_head", re.compile("^(?:" + "|".join(map(re.escape, prefixes)) + ")+"))
+        if suffixes:
+            # (the same matches as the alternation longest first: it must reach the end anyway)
+            object.__setattr__(self, "subject_tail", re.compile("(?:" + trie_pattern(suffixes).pattern + ")+$"))
         units = {base for base, _ in self.units.values()}
         for unit in units:
             self.rules_by_unit[unit] = tuple(r for r in self.metric_rules if not r.units or unit in r.units)

@@ -45,14 +45,16 @@ _FULLWIDTH_THOUSANDS = re.compile(r"(?<=[０-９])，(?=[０-９]{3}(?![０-９]
 # So does one between ASCII digits when they are grouped like thousands (1–3 digits, then groups
 # of exactly three): a repost whose commas were all made full-width (1，200个).
 _ASCII_THOUSANDS = re.compile(r"(?<![0-9.])[0-9]{1,3}(?:，[0-9]{3})+(?![0-9])")
+# What every match of the two patterns above holds (a cheap search that rules most texts out).
+_FULLWIDTH_THOUSANDS_HINT = re.compile(r"[０-９]，[０-９]{3}")
+_ASCII_THOUSANDS_HINT = re.compile(r"[0-9]，[0-9]{3}")
 _PUA_BASE = 0xF8F0
-_PROTECT = {ord(c): _PUA_BASE + i for i, c in enumerate(_KEEP)}
-_UNPROTECT = {_PUA_BASE + i: c for i, c in enumerate(_KEEP)}
+_PROTECT_PAIRS = tuple((c, chr(_PUA_BASE + i)) for i, c in enumerate(_KEEP))
 _PUA_IN_INPUT = re.compile(f"[{chr(_PUA_BASE)}-{chr(_PUA_BASE + len(_KEEP) - 1)}]")
 
 _PINYIN_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
 _PINYIN = re.compile(
-    rf"(?<=[\u3400-\u9fff\uf900-\ufaff?\ufffd])[(（][a-z{_PINYIN_VOWELS}]{{1,7}}[)）]"
+    rf"(?=[(（])(?<=[\u3400-\u9fff\uf900-\ufaff?\ufffd])[(（][a-z{_PINYIN_VOWELS}]{{1,7}}[)）]"  # (?=…): fails fast
 )
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -62,6 +64,8 @@ _FORMAT_CHARS = re.compile(
     "[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
     "|(?<=[\\w\u3000-\u9fff])\u200d|\u200d(?=[\\w\u3000-\u9fff])"
 )
+# Every match of _FORMAT_CHARS holds one of these characters.
+_FORMAT_CHAR_ANY = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 _SENT_END = "。！？!?"
 _CLOSERS = "”’」』）)】》\"'"
 _LINE_END_FINAL = re.compile(rf"[{_SENT_END}][{re.escape(_CLOSERS)}]*$")
@@ -69,7 +73,7 @@ _NUMBER_TAIL = re.compile(r"\d[\d.,]*(?:万|亿|万平方|平方)?$")
 _UNIT_HEAD = re.compile(r"[万亿千百元人户个家亩吨米公年名%余多]")
 _INDENT = re.compile(r"^(?:\u3000|\s{2,})")
 _BOUNDARY = re.compile(
-    rf"(?:[。！？!]|(?<![A-Za-z0-9.?\ufffd])\?(?![A-Za-z0-9.?\ufffd]))[{re.escape(_CLOSERS)}]*"
+    rf"(?=[{_SENT_END}])(?:[。！？!]|(?<![A-Za-z0-9.?\ufffd])\?(?![A-Za-z0-9.?\ufffd]))[{re.escape(_CLOSERS)}]*"
 )
 
 
@@ -82,28 +86,60 @@ def _t2s():  # noqa: ANN202 - opencc has no type stubs
 
 def fold_width(text: str) -> str:
     """NFKC-fold ``text`` keeping the Chinese clause punctuation full-width (see module doc)."""
-    text = _ASCII_THOUSANDS.sub(lambda match: match.group().replace("，", ","), text)
+    if _ASCII_THOUSANDS_HINT.search(text):
+        text = _ASCII_THOUSANDS.sub(_ascii_thousands, text)
     if unicodedata.is_normalized("NFKC", text):
         return text
     if _PUA_IN_INPUT.search(text):
         text = _PUA_IN_INPUT.sub("\ufffd", text)
-    text = _FULLWIDTH_THOUSANDS.sub(",", text)
-    folded = unicodedata.normalize("NFKC", text.translate(_PROTECT))
-    return folded.translate(_UNPROTECT)
+    if _FULLWIDTH_THOUSANDS_HINT.search(text):
+        text = _FULLWIDTH_THOUSANDS.sub(",", text)
+    # Protect the kept characters (one ``replace`` per character present: much faster than a
+    # ``translate`` over the whole text); no normalization form produces a private-use character,
+    # so every one after NFKC is one put here.
+    used = [pair for pair in _PROTECT_PAIRS if pair[0] in text]
+    for char, private in used:
+        text = text.replace(char, private)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    for char, private in used:
+        text = text.replace(private, char)
+    return text
 
 
-def detect_script(text: str, sample: int = 4000) -> Script:
+def _ascii_thousands(match: re.Match[str]) -> str:
+    return match.group().replace("，", ",")
+
+
+_SCRIPT_SAMPLE = 4000
+_DIFF_CHUNK = 256
+
+
+def detect_script(text: str, sample: int = _SCRIPT_SAMPLE) -> Script:
     """``traditional`` when OpenCC ``t2s`` changes at least 3% of the CJK characters of a sample."""
+    return _detect_script(text, sample)[0]
+
+
+def _detect_script(text: str, sample: int = _SCRIPT_SAMPLE) -> tuple[Script, str | None]:
+    """:func:`detect_script` and the ``t2s`` conversion of the sample (``None`` when not converted)."""
     head = text[:sample]
-    cjk = len(_CJK.findall(head))
-    if cjk == 0:
-        return "simplified"
+    if _CJK.search(head) is None:
+        return "simplified", None
     converted = _t2s().convert(head)
+    if converted == head:  # nothing changed: simplified, whatever the CJK count
+        return "simplified", converted
+    cjk = len(_CJK.findall(head))
     if len(converted) != len(head):
         changed = abs(len(converted) - len(head)) + 1
-    else:
-        changed = sum(map(str.__ne__, head, converted))
-    return "traditional" if changed / cjk >= 0.03 else "simplified"
+        return ("traditional" if changed / cjk >= 0.03 else "simplified"), converted
+    # the changed characters counted chunk by chunk: the share only grows, so the count stops
+    # as soon as it reaches the threshold (at once for a traditional text)
+    changed = 0
+    for at in range(0, len(head), _DIFF_CHUNK):
+        changed += sum(map(str.__ne__, head[at : at + _DIFF_CHUNK], converted[at : at + _DIFF_CHUNK]))
+        if changed / cjk >= 0.03:
+            return "traditional", converted
+    return "simplified", converted
 
 
 def normalize_fragment(text: str, script: Script | None = None) -> str:
@@ -117,17 +153,23 @@ def normalize_fragment(text: str, script: Script | None = None) -> str:
     return _convert_script(text, script)
 
 
-def _convert_script(text: str, script: Script) -> str:
-    """t2s for a traditional text and pinyin removal, on already width-folded text."""
+def _convert_script(text: str, script: Script, converted: str | None = None) -> str:
+    """t2s for a traditional text and pinyin removal, on already width-folded text
+    (``converted``: ``t2s`` of ``text`` when already known)."""
     if script == "traditional":
-        text = _t2s().convert(text)
+        text = converted if converted is not None else _t2s().convert(text)
     if "(" in text or "（" in text:
         text = _PINYIN.sub("", text)
     return text
 
 
 def _is_final(line: str) -> bool:
-    return bool(_LINE_END_FINAL.search(line))
+    """``_LINE_END_FINAL.search(line)``, read from the end instead of scanning the whole line:
+    a sentence end followed only by closers (``$`` also matches before a final ``\\n``)."""
+    if line.endswith("\n"):
+        line = line[:-1]
+    head = line.rstrip(_CLOSERS)
+    return bool(head) and head[-1] in _SENT_END
 
 
 def _join(left: str, right: str) -> str:
@@ -150,9 +192,9 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
         if not line:
             continue
         row = is_table_row(line)
-        number_split = bool(_NUMBER_TAIL.search(current) and _UNIT_HEAD.match(line))
         # a table row is a line of its own: never joined to its caption, head or next row
-        if current and (indented or _is_final(current) or not (join_open or number_split) or row or current_is_row):
+        if current and (indented or _is_final(current) or not (join_open or _number_split(current, line))
+                        or row or current_is_row):
             paragraphs.append(current)
             current = ""
         current = _join(current, line) if current else line
@@ -162,12 +204,19 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
     return paragraphs
 
 
+def _number_split(current: str, line: str) -> bool:
+    """``3,200⏎亩``: ``current`` ends with a number and ``line`` starts with its unit."""
+    return bool(_UNIT_HEAD.match(line) and _NUMBER_TAIL.search(current))
+
+
 _TABLE_CELLS = re.compile(r"\t|(?<=\S)(?: {1,}|\u3000+)(?=\S)")
 
 
 def is_table_row(line: str) -> bool:
     """Three or more cells separated by tabs or spaces (``粮食　15.62　万吨　3.4%``), in Chinese text."""
-    return len(_TABLE_CELLS.findall(line)) >= 2 and bool(_CJK.search(line)) and not _LINE_END_FINAL.search(line)
+    if " " not in line and "\t" not in line and "\u3000" not in line:
+        return False  # no cell gap (every _TABLE_CELLS match holds one of these)
+    return len(_TABLE_CELLS.findall(line)) >= 2 and bool(_CJK.search(line)) and not _is_final(line)
 
 
 def _looks_like_epaper(lines: list[str]) -> bool:
@@ -209,33 +258,31 @@ def split_sentences(paragraph: Paragraph) -> list[Sentence]:
         while end > begin and text[end - 1].isspace():
             end -= 1
         if end > begin:
-            sentences.append(
-                Sentence(
-                    paragraph_index=paragraph.index,
-                    start=paragraph.start + begin,
-                    end=paragraph.start + end,
-                    text=text[begin:end],
-                )
-            )
+            # Sentence(paragraph_index, start, end, text), positional
+            sentences.append(Sentence(paragraph.index, paragraph.start + begin, paragraph.start + end, text[begin:end]))
     return sentences
 
 
 def strip_format_chars(text: str) -> str:
     """``text`` without invisible format characters (they split numbers and words silently)."""
+    if _FORMAT_CHAR_ANY.search(text) is None:  # (a plain class: much faster than the lookarounds)
+        return text
     return _FORMAT_CHARS.sub("", text) if _FORMAT_CHARS.search(text) else text
 
 
 def normalize(text: str) -> NormalizedDoc:
     """Normalize a raw article (see module doc). Never raises on odd input."""
     folded = fold_width(strip_format_chars(text).replace("\r\n", "\n").replace("\r", "\n"))
-    script = detect_script(folded)
-    body = _convert_script(folded, script)  # fold_width is idempotent: fold once
+    script, converted = _detect_script(folded)
+    # (a text no longer than the sample was converted whole by the script detection)
+    whole = converted if len(folded) <= _SCRIPT_SAMPLE else None
+    body = _convert_script(folded, script, whole)  # fold_width is idempotent: fold once
     paragraphs: list[Paragraph] = []
     sentences: list[Sentence] = []
     parts: list[str] = []
     position = 0
     for index, para_text in enumerate(split_paragraphs(body)):
-        paragraph = Paragraph(index=index, start=position, end=position + len(para_text), text=para_text)
+        paragraph = Paragraph(index, position, position + len(para_text), para_text)  # index, start, end, text
         paragraphs.append(paragraph)
         sentences.extend(split_sentences(paragraph))
         parts.append(para_text)
