@@ -188,6 +188,17 @@ def _filters_set(params: Mapping[str, Any]) -> bool:
         params.get("date_from", q.MIN_DATE) != q.MIN_DATE or params.get("date_to", q.MAX_DATE) != q.MAX_DATE)
 
 
+def _sort_order(request: web.Request, columns: dict[str, str], default: str) -> tuple[str, str]:
+    """The ``sort`` key (one of ``columns``) and ``order`` (asc|desc) of a table request."""
+    sort = request.query.get("sort", default)
+    order = request.query.get("order", "desc").lower()
+    if sort not in columns:
+        raise BadRequest(f"sort must be one of {', '.join(columns)}")
+    if order not in ("asc", "desc"):
+        raise BadRequest("order must be asc or desc")
+    return sort, order
+
+
 def _wants_csv(request: web.Request) -> bool:
     fmt = request.query.get("format", "json")
     if fmt not in ("json", "csv"):
@@ -458,12 +469,7 @@ class Api:
 
     async def metric_rows(self, request: web.Request) -> web.Response:
         params = metric_filters(request)
-        sort = request.query.get("sort", "value")
-        order = request.query.get("order", "desc").lower()
-        if sort not in q.SORT_COLUMNS:
-            raise BadRequest(f"sort must be one of {', '.join(q.SORT_COLUMNS)}")
-        if order not in ("asc", "desc"):
-            raise BadRequest("order must be asc or desc")
+        sort, order = _sort_order(request, q.SORT_COLUMNS, "value")
         as_csv = _wants_csv(request)
         page = _page(request, 50)
         sql = q.render(q.METRIC_ROWS, self.db, sort=q.SORT_COLUMNS[sort], direction=order.upper())
@@ -485,12 +491,7 @@ class Api:
 
     async def facts(self, request: web.Request) -> web.Response:
         params = fact_filters(request)
-        sort = request.query.get("sort", "mentions")
-        order = request.query.get("order", "desc").lower()
-        if sort not in q.FACT_SORT_COLUMNS:
-            raise BadRequest(f"sort must be one of {', '.join(q.FACT_SORT_COLUMNS)}")
-        if order not in ("asc", "desc"):
-            raise BadRequest("order must be asc or desc")
+        sort, order = _sort_order(request, q.FACT_SORT_COLUMNS, "mentions")
         as_csv = _wants_csv(request)
         page = _page(request, 50)
         sql = q.render(q.FACT_ROWS, self.db, sort=q.FACT_SORT_COLUMNS[sort], direction=order.upper())
