@@ -106,48 +106,62 @@ LEFT JOIN {db}.document_groups AS g ON g.doc_id = d.doc_id;
 -- a fact. A figure only the duplicate states (an update's changed figure) keeps its own, except
 -- that a region taken from the duplicate's main region and a year from its title or date
 -- (year_basis document / published / none) are the first document's.
--- `fact_id` is a stable hex id of the fact key (region_code, ref_year, metric, unit, value,
+-- `fact_id` is a stable hex id (cityHash64) of the fact key (region_code, ref_year, metric, unit, value,
 -- normalized subject `fact_subject`: no spaces, punctuation or symbols).
 CREATE OR REPLACE VIEW {db}.fact_rows AS
 WITH
-    -- document_groups is computed once here (a CTE is evaluated wherever it is used)
+    -- only near-duplicates need their group's context: every join below is restricted to them
+    -- and to their groups' first documents, so a corpus without reposts costs one pass
+    dups AS (SELECT doc_id AS dup_doc, duplicate_of AS dup_root FROM {db}.document_groups WHERE duplicate_of != ''),
     grouped AS
     (
         SELECT m.*, replaceRegexpAll(m.subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key,
-               g.duplicate_of AS duplicate_of, if(g.group_id = '', m.doc_id, g.group_id) AS group_id
+               d.dup_root AS duplicate_of, if(d.dup_root = '', m.doc_id, d.dup_root) AS group_id
         FROM {db}.metrics_latest AS m
-        LEFT JOIN (SELECT doc_id AS g_doc, duplicate_of, group_id FROM {db}.document_groups) AS g
-            ON g.g_doc = m.doc_id
+        LEFT JOIN dups AS d ON d.dup_doc = m.doc_id
     ),
     doc_context AS
     (
         SELECT doc_id AS d_doc, region_codes[1] AS main_code, regions[1] AS main_region,
                toYear(coalesce(published_at, ingested_at)) AS published_year
         FROM {db}.documents_latest
+        WHERE doc_id IN (SELECT arrayJoin([dup_doc, dup_root]) FROM dups)
+    ),
+    root_rows AS
+    (
+        SELECT doc_id AS f_doc, metric AS f_metric, unit AS f_unit, value AS f_value, char_start AS f_start,
+               ref_year AS f_ref_year, year_basis AS f_basis,
+               (region_code, region, ref_year, year_basis,
+                replaceRegexpAll(subject, '[\\s\\p{P}\\p{S}]+', '')) AS context
+        FROM {db}.metrics_latest
+        WHERE doc_id IN (SELECT dup_root FROM dups)
     ),
     title_years AS
     (
-        SELECT doc_id AS y_doc, minIf(ref_year, year_basis = 'document') AS title_year
-        FROM {db}.metrics_latest
-        GROUP BY doc_id
+        SELECT f_doc AS y_doc, minIf(f_ref_year, f_basis = 'document') AS title_year
+        FROM root_rows
+        GROUP BY f_doc
     ),
     -- a duplicate's figure and the first document's figures with the same metric, unit and value:
     -- the one with the same subject wins, then one whose subject contains the other's (a retitled
     -- headline: 【关注】… ), then the only one
     candidates AS
     (
-        SELECT m.doc_id AS m_doc, m.char_start AS m_start, m.char_end AS m_end,
-               (f.region_code, f.region, f.ref_year, f.year_basis,
-                replaceRegexpAll(f.subject, '[\\s\\p{P}\\p{S}]+', '')) AS context,
+        SELECT m.doc_id AS m_doc, m.char_start AS m_start, m.char_end AS m_end, f.context AS context,
                multiIf(context.5 = m.subject_key, 3,
                        m.subject_key != '' AND context.5 != ''
                        AND (position(m.subject_key, context.5) > 0 OR position(context.5, m.subject_key) > 0), 2,
                        1) AS score,
-               f.char_start AS f_start
-        FROM grouped AS m
-        INNER JOIN {db}.metrics_latest AS f
-            ON f.doc_id = m.duplicate_of AND f.metric = m.metric AND f.unit = m.unit AND f.value = m.value
-        WHERE m.duplicate_of != ''
+               f.f_start AS f_start
+        FROM
+        (
+            SELECT doc_id, char_start, char_end, metric, unit, value, dup_root,
+                   replaceRegexpAll(subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key
+            FROM {db}.metrics_latest
+            INNER JOIN dups ON dup_doc = doc_id
+        ) AS m
+        INNER JOIN root_rows AS f
+            ON f.f_doc = m.dup_root AND f.f_metric = m.metric AND f.f_unit = m.unit AND f.f_value = m.value
     ),
     matches AS
     (
@@ -183,7 +197,7 @@ SELECT
             year_basis IN ('document', 'published', 'none'), first_year,
             ref_year) AS fact_ref_year,
     if(duplicate_of != '' AND stated_by_first, first_context.5, subject_key) AS fact_subject,
-    lower(hex(sipHash128(fact_region_code, ifNull(fact_ref_year, 0), isNull(fact_ref_year),
+    lower(hex(cityHash64(fact_region_code, ifNull(fact_ref_year, 0), isNull(fact_ref_year),
                          CAST(metric, 'String'), CAST(unit, 'String'), value, fact_subject))) AS fact_id
 FROM resolved
 SETTINGS join_use_nulls = 0;
