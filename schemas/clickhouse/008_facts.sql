@@ -8,8 +8,6 @@
 
 ALTER TABLE {db}.documents ADD COLUMN IF NOT EXISTS minhash Array(UInt32) CODEC(ZSTD(1));
 
-ALTER TABLE {db}.documents ADD COLUMN IF NOT EXISTS shingle_count UInt32;
-
 ALTER TABLE {db}.metrics ADD COLUMN IF NOT EXISTS flags Array(LowCardinality(String));
 
 -- The consistency rules (streams/pipeline/rules/flags.json), loaded by apply_migrations at every
@@ -110,12 +108,14 @@ LEFT JOIN {db}.document_groups AS g ON g.doc_id = d.doc_id;
 -- normalized subject `fact_subject`: no spaces, punctuation or symbols).
 CREATE OR REPLACE VIEW {db}.fact_rows AS
 WITH
+    -- a subject as compared: without spaces, punctuation and symbols
+    '[\\s\\p{P}\\p{S}]+' AS not_subject,
     -- only near-duplicates need their group's context: every join below is restricted to them
     -- and to their groups' first documents, so a corpus without reposts costs one pass
     dups AS (SELECT doc_id AS dup_doc, duplicate_of AS dup_root FROM {db}.document_groups WHERE duplicate_of != ''),
     grouped AS
     (
-        SELECT m.*, replaceRegexpAll(m.subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key,
+        SELECT m.*, replaceRegexpAll(m.subject, not_subject, '') AS subject_key,
                d.dup_root AS duplicate_of, if(d.dup_root = '', m.doc_id, d.dup_root) AS group_id
         FROM {db}.metrics_latest AS m
         LEFT JOIN dups AS d ON d.dup_doc = m.doc_id
@@ -132,7 +132,7 @@ WITH
         SELECT doc_id AS f_doc, metric AS f_metric, unit AS f_unit, value AS f_value, char_start AS f_start,
                ref_year AS f_ref_year, year_basis AS f_basis,
                (region_code, region, ref_year, year_basis,
-                replaceRegexpAll(subject, '[\\s\\p{P}\\p{S}]+', '')) AS context
+                replaceRegexpAll(subject, not_subject, '')) AS context
         FROM {db}.metrics_latest
         WHERE doc_id IN (SELECT dup_root FROM dups)
     ),
@@ -156,7 +156,7 @@ WITH
         FROM
         (
             SELECT doc_id, char_start, char_end, metric, unit, value, dup_root,
-                   replaceRegexpAll(subject, '[\\s\\p{P}\\p{S}]+', '') AS subject_key
+                   replaceRegexpAll(subject, not_subject, '') AS subject_key
             FROM {db}.metrics_latest
             INNER JOIN dups ON dup_doc = doc_id
         ) AS m

@@ -21,7 +21,7 @@ DOCUMENT_COLUMNS = (
     "doc_id", "source", "url", "title", "published_at", "ingested_at", "processed_at",
     "pipeline_version", "script", "text", "char_count", "token_count", "paragraph_count",
     "metric_count", "topics", "topic_scores", "regions", "keywords", "kafka_partition", "kafka_offset",
-    "region_codes", "canonical_url", "minhash", "shingle_count",
+    "region_codes", "canonical_url", "minhash",
 )
 PARAGRAPH_COLUMNS = (
     "doc_id", "paragraph_index", "text", "topics", "scores", "evidence", "published_at",
@@ -54,7 +54,6 @@ def _naive_utc(moment: datetime | None) -> datetime | None:
 
 def document_row(doc: EnrichedDocument) -> list[Any]:
     raw, result = doc.raw, doc.analysis
-    sketch = fingerprint(result.text)
     return [
         raw.doc_id, raw.source, raw.url, raw.title or result.doc.title or "",
         _naive_utc(raw.published_at), _naive_utc(raw.ingested_at), _naive_utc(doc.processed_at),
@@ -62,7 +61,7 @@ def document_row(doc: EnrichedDocument) -> list[Any]:
         len(result.paragraphs), len(result.metrics), list(result.doc.topics),
         dict(result.doc.topic_scores), list(result.doc.regions), list(result.keywords),
         doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes), raw.canonical_url,
-        sketch.minhash, sketch.shingles,
+        fingerprint(result.text).minhash,
     ]
 
 
