@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from clickhouse_connect.driver.client import Client
+
 from streams.errors import UserError
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
@@ -162,14 +164,10 @@ def bench_etl(settings: Settings, documents: int = 2000, latency_samples: int = 
         return result
 
 
-def _visible_since(settings: Settings, prefix: str) -> set[str]:
-    client = make_client(settings, database=settings.clickhouse_database)
-    try:
-        rows = client.query("SELECT doc_id FROM documents WHERE startsWith(doc_id, {p:String})",
-                            parameters={"p": prefix}).result_rows
-        return {row[0] for row in rows}
-    finally:
-        client.close()
+def _visible_since(client: Client, prefix: str) -> set[str]:
+    rows = client.query("SELECT doc_id FROM documents WHERE startsWith(doc_id, {p:String})",
+                        parameters={"p": prefix}).result_rows
+    return {row[0] for row in rows}
 
 
 def bench_latency(settings: Settings, docs: list[dict], rate: float = 50.0, seconds: float = 60.0) -> dict[str, float]:
@@ -202,11 +200,15 @@ def bench_latency(settings: Settings, docs: list[dict], rate: float = 50.0, seco
 
         def watch() -> None:
             deadline = time.monotonic() + seconds + 300
-            while len(seen_at) < total and time.monotonic() < deadline:
-                now = time.monotonic()
-                for doc_id in _visible_since(scratch, prefix) - seen_at.keys():
-                    seen_at[doc_id] = now
-                time.sleep(0.05)
+            client = make_client(scratch, database=scratch.clickhouse_database)  # one for every poll
+            try:
+                while len(seen_at) < total and time.monotonic() < deadline:
+                    now = time.monotonic()
+                    for doc_id in _visible_since(client, prefix) - seen_at.keys():
+                        seen_at[doc_id] = now
+                    time.sleep(0.05)
+            finally:
+                client.close()
 
         async def run() -> None:
             await asyncio.gather(produce(), asyncio.to_thread(watch))

@@ -202,7 +202,7 @@ FLAG_FILTER: Final = """
 
 FLAG_ROWS: Final = """
 SELECT flag, explanation, doc_id, title, published_at, paragraph_index, char_start, char_end, sentence, span,
-       value, unit, metric, topic, region, region_code, ref_year, count() OVER () AS matching
+       value, unit, metric, topic, region, region_code, ref_year
 FROM {db}.flagged_metrics
 WHERE """ + FLAG_FILTER + """
 ORDER BY published_at DESC NULLS LAST, doc_id, char_start, flag

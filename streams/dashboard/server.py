@@ -530,8 +530,6 @@ class Api:
             self.pool.rows(q.render(q.FLAG_COUNTS, self.db), dates),
             self.pool.rows(q.render(q.FLAG_RULES, self.db)),
         )
-        for row in rows:
-            row.pop("matching")
         flagged = {row["flag"]: int(row["flagged"]) for row in counts}
         total = flagged.get(params["rule"], 0) if params["rule"] else sum(flagged.values())
         listed = [{**rule, "flagged": flagged.get(rule["rule"], 0)} for rule in rules]
