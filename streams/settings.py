@@ -22,10 +22,21 @@ class Settings(BaseSettings):
 
     kafka_broker: str = "kafka://127.0.0.1:9092"
     kafka_controller_port: int = 9093
+    # `newsetl up` runs this many local KRaft nodes (each broker + controller): node k listens on
+    # the first broker port + 2(k-1) and the controller port + 2(k-1). Clients may list them all
+    # in kafka_broker ("kafka://127.0.0.1:9092;kafka://127.0.0.1:9094;…").
+    kafka_brokers: int = Field(default=1, ge=1, le=9)
+    # A worker that stops heartbeating loses its partitions after this long (Kafka's default of
+    # 45-60 s left a killed worker's partitions idle for a minute).
+    kafka_session_timeout_seconds: float = Field(default=10.0, ge=6.0, le=300.0)
+    kafka_heartbeat_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
     clickhouse_url: str = "http://127.0.0.1:8123"
     clickhouse_user: str = "default"
     clickhouse_password: SecretStr = SecretStr("")
     clickhouse_database: str = "newsetl"
+    # A ClickHouse cluster name (remote_servers): migrations run ON CLUSTER, tables are
+    # Replicated*MergeTree behind Distributed tables. Empty: one server, plain tables.
+    clickhouse_cluster: str = ""
     topic_prefix: str = ""
     topic_partitions: int = 4
     data_dir: Path = Path(".newsetl")
