@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     kafka_brokers: int = Field(default=1, ge=1, le=9)
     # A worker that stops heartbeating loses its partitions after this long (Kafka's default of
     # 45-60 s left a killed worker's partitions idle for a minute).
-    kafka_session_timeout_seconds: float = Field(default=10.0, ge=6.0, le=300.0)
+    kafka_session_timeout_seconds: float = Field(default=8.0, ge=6.0, le=300.0)
     kafka_heartbeat_seconds: float = Field(default=1.0, gt=0.0, le=60.0)
     clickhouse_url: str = "http://127.0.0.1:8123"
     clickhouse_user: str = "default"
@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     def max_fetch_bytes(self) -> int:
         """Consumer fetch size that always fits the largest message (plus batch overhead)."""
         return self.max_message_bytes + 1024 * 1024
+
+    @staticmethod
+    def replication(brokers: int) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) of topics on a cluster of ``brokers``: three
+        copies at most, and from three on an ``acks=all`` write needs two of them, so one broker
+        may fail without stopping anything (used by the local brokers' config and by the topics)."""
+        factor = min(3, max(1, brokers))
+        return factor, 2 if factor >= 3 else 1
 
     def to_env(self) -> dict[str, str]:
         """NEWSETL_* variables that reproduce these settings in a child process."""

@@ -109,11 +109,14 @@ def _print_statuses(statuses: list[Any]) -> bool:
 
 @app.command()
 @friendly
-def up() -> None:
-    """Start the local Kafka broker and the ClickHouse endpoint (embedded chdb)."""
+def up(
+    brokers: Annotated[int | None, typer.Option(min=1, max=9, help="Kafka nodes to run (default: as the data "
+                                                "directory was set up, else NEWSETL_KAFKA_BROKERS, 1)")] = None,
+) -> None:
+    """Start the local Kafka broker(s) and the ClickHouse endpoint (embedded chdb)."""
     from streams.local.services import up as services_up
 
-    statuses = services_up(settings(), progress=lambda line: console.print(line, highlight=False))
+    statuses = services_up(settings(), progress=lambda line: console.print(line, highlight=False), brokers=brokers)
     if not _print_statuses(statuses):
         raise fail("a service did not become healthy; see the logs under " + str(settings().data_dir / "logs"))
 
@@ -139,12 +142,39 @@ def status() -> None:
     from streams.cli.follow import follow_status_table
     from streams.local.services import status as services_status
 
-    healthy = _print_statuses(services_status(settings()))
+    statuses = services_status(settings())
+    healthy = _print_statuses(statuses)
+    if any(s.healthy for s in statuses if s.name.startswith("kafka")):
+        from streams.cli.fleet import print_fleet
+
+        print_fleet(settings(), console)
     table, _ = follow_status_table(settings())
     if table is not None:
         console.print(table)
     if not healthy:
         raise typer.Exit(1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly
+def kafka(
+    ctx: typer.Context,
+    tool: Annotated[str, typer.Argument(help="kafka-topics, kafka-consumer-groups, kafka-console-consumer, "
+                                        "kafka-console-producer, kafka-get-offsets, kafka-metadata-quorum, "
+                                        "kafka-configs or kafka-broker-api-versions")],
+) -> None:
+    """Run one of Kafka's own tools from the local jars against the cluster (--bootstrap-server
+    is added unless given), e.g. `newsetl kafka kafka-consumer-groups --describe --group newsetl-worker`."""
+    import subprocess
+
+    from streams.local.kafka import tool_command
+
+    command = tool_command(settings(), tool, list(ctx.args))
+    try:
+        code = subprocess.run(command, check=False).returncode
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
 
 
 # --- streaming --------------------------------------------------------------------------------

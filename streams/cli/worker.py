@@ -11,7 +11,7 @@ from streams.observability import serve_metrics, setup_logging
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations
 from streams.stream.app import create_app
-from streams.stream.topics import ensure_topics
+from streams.stream.topics import ensure_topics, topic_replication
 
 log = logging.getLogger("newsetl.worker")
 
@@ -21,10 +21,11 @@ def run_worker(settings: Settings) -> None:
     setup_logging(settings.log_level)
     applied = apply_migrations(settings)
     created = asyncio.run(ensure_topics(settings))
+    replication_factor = asyncio.run(topic_replication(settings))
     serve_metrics(settings.metrics_port)
     log.info("worker starting", extra={"migrations": applied, "topics_created": created,
                                        "group": settings.worker_group})
-    app = create_app(settings)
+    app = create_app(settings, replication_factor)
     # Logging stays ours (JSON lines, quiet); no terminal spinner in log files.
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)

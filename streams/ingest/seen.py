@@ -25,6 +25,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
 from streams.stream.kafka_clients import make_admin, make_consumer
+from streams.stream.topics import cluster_replication
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +172,11 @@ async def ensure_seen_topic(settings: Settings) -> None:
         name = seen_topic(settings)
         if name in set(await admin.list_topics()):
             return
-        config = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "3600000"}
+        factor, min_isr = await cluster_replication(admin)
+        config = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "3600000",
+                  "min.insync.replicas": str(min_isr)}
         try:
-            await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1, topic_configs=config)])
+            await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=factor, topic_configs=config)])
         except TopicAlreadyExistsError:
             pass  # created concurrently by another follower
     finally:

@@ -3,9 +3,16 @@
 - :func:`fetch_libs` runs ``mvn dependency:copy-dependencies`` on the packaged ``broker/pom.xml``
   into the jar cache (``Settings.kafka_libs_dir``, default ``<data_dir>/kafka-libs``) once; later
   calls find the jars and download nothing.
-- :func:`prepare` renders the packaged ``broker/server.properties`` for the configured ports and
-  data directory and formats the KRaft storage once (single combined broker + controller node).
+- :func:`nodes` lays out the local cluster: ``Settings.kafka_brokers`` combined broker + controller
+  KRaft nodes (``newsetl up --brokers 3``), node k on the first broker port + 2(k-1) and the
+  controller port + 2(k-1), with its home under the data directory (``kafka/``, ``kafka-2/``, …).
+- :func:`prepare` renders the packaged ``broker/server.properties`` for one node (replication
+  factor min(3, nodes), ``min.insync.replicas`` 2 from three nodes on) and formats its KRaft
+  storage once, every node with the same cluster id; a data directory formatted for another
+  number of nodes is refused in one line.
 - :func:`broker_command` is the ``java`` command line that :mod:`streams.local.services` starts.
+- :func:`tool_command` runs Kafka's own operator tools (``kafka-topics``,
+  ``kafka-consumer-groups``, the console consumer and producer) from the same jars.
 - :func:`probe` sends a real Kafka ``Metadata`` request and reports whether the broker answers
   with itself registered (it is ready for clients then).
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import shutil
 import socket
 import struct
@@ -27,6 +35,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -38,7 +47,21 @@ from streams.settings import Settings
 POM = "pom.xml"
 SERVER_PROPERTIES = "server.properties"
 MARKER = ".complete"
+LAYOUT = "cluster.json"
 BROKER_HEAP = "-Xmx512m"
+TOOL_HEAP = "-Xmx256m"
+
+# `newsetl kafka TOOL`: Kafka's shell scripts are thin wrappers over these classes (3.9).
+TOOLS: dict[str, str] = {
+    "kafka-topics": "org.apache.kafka.tools.TopicCommand",
+    "kafka-consumer-groups": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+    "kafka-console-consumer": "org.apache.kafka.tools.consumer.ConsoleConsumer",
+    "kafka-console-producer": "kafka.tools.ConsoleProducer",
+    "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+    "kafka-metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
+    "kafka-configs": "kafka.admin.ConfigCommand",
+    "kafka-broker-api-versions": "kafka.admin.BrokerApiVersionsCommand",
+}
 
 Progress = Callable[[str], None]
 
@@ -66,8 +89,55 @@ def kafka_dir(settings: Settings) -> Path:
 
 
 def libs_present(libs: Path) -> bool:
-    """True when a complete download is cached in ``libs``."""
-    return (libs / MARKER).exists() and any(libs.glob("kafka_2.13-*.jar"))
+    """True when a complete download (broker and tools) is cached in ``libs``."""
+    return (libs / MARKER).exists() and any(libs.glob("kafka_2.13-*.jar")) and any(libs.glob("kafka-tools-[0-9]*.jar"))
+
+
+@dataclass(frozen=True)
+class Node:
+    """One local KRaft node (broker and controller in one process)."""
+
+    node_id: int
+    host: str
+    port: int
+    controller_port: int
+    home: Path
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.node_id == 1 else f"kafka-{self.node_id}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def node_dir(settings: Settings, node_id: int) -> Path:
+    """Node 1 keeps ``<data_dir>/kafka`` (a single broker's home before clusters); node k: ``kafka-k``."""
+    return kafka_dir(settings) if node_id == 1 else (settings.data_dir / f"kafka-{node_id}").resolve()
+
+
+def recorded_brokers(settings: Settings) -> int | None:
+    """How many nodes the local storage was formatted for (None: not formatted yet)."""
+    home = kafka_dir(settings)
+    try:
+        return int(json.loads((home / LAYOUT).read_text())["brokers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1 if (home / "data" / "meta.properties").exists() else None
+
+
+def broker_count(settings: Settings) -> int:
+    """The local cluster's size: what its storage was formatted for, else ``kafka_brokers``."""
+    return recorded_brokers(settings) or settings.kafka_brokers
+
+
+def nodes(settings: Settings, count: int | None = None) -> list[Node]:
+    """The local cluster's nodes (``count`` of them, default :func:`broker_count`)."""
+    host, port = settings.kafka_host_port
+    return [
+        Node(k, host, port + 2 * (k - 1), settings.kafka_controller_port + 2 * (k - 1), node_dir(settings, k))
+        for k in range(1, (count or broker_count(settings)) + 1)
+    ]
 
 
 def kafka_version(libs: Path) -> str | None:
@@ -119,15 +189,21 @@ def fetch_libs(libs: Path, progress: Progress = _quiet) -> Path:
 # --- configuration and storage ----------------------------------------------------------------------
 
 
-def render_properties(settings: Settings) -> str:
-    """``server.properties`` for the configured ports, partitions and data directory."""
-    host, port = settings.kafka_host_port
+def render_properties(settings: Settings, node: Node | None = None, count: int | None = None) -> str:
+    """``server.properties`` of one node (default: the first) of a ``count``-node local cluster."""
+    cluster = nodes(settings, count)
+    node = node or cluster[0]
+    factor, min_isr = Settings.replication(len(cluster))
     return Template(resource(SERVER_PROPERTIES).read_text(encoding="utf-8")).substitute(
-        host=host,
-        port=port,
-        controller_port=settings.kafka_controller_port,
-        log_dirs=str(kafka_dir(settings) / "data"),
+        node_id=node.node_id,
+        voters=",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in cluster),
+        host=node.host,
+        port=node.port,
+        controller_port=node.controller_port,
+        log_dirs=str(node.home / "data"),
         partitions=settings.topic_partitions,
+        replication=factor,
+        min_isr=min_isr,
     )
 
 
@@ -163,21 +239,38 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def prepare(settings: Settings, progress: Progress = _quiet) -> Path:
-    """Fetch jars if needed, write the config, format KRaft storage once; returns the config path."""
+def check_layout(settings: Settings, count: int) -> None:
+    """Refuse to start ``count`` nodes on storage formatted for another number of them: KRaft's
+    static voter set is written into the storage, so the nodes would never form a quorum."""
+    recorded = recorded_brokers(settings)
+    if recorded is not None and recorded != count:
+        raise ServiceError(
+            f"the local Kafka data in {settings.data_dir.resolve()} was formatted for {recorded} broker(s), "
+            f"not {count}: start it with `newsetl up --brokers {recorded}`, or `newsetl down` and remove "
+            f"{kafka_dir(settings)} (and kafka-2…) to start afresh"
+        )
+
+
+def prepare(settings: Settings, progress: Progress = _quiet, node: Node | None = None, count: int | None = None) -> Path:
+    """Fetch jars if needed, write one node's config, format its KRaft storage once; returns the
+    config path. All nodes share the cluster id kept in the first node's home."""
     java = java_executable()
     libs = fetch_libs(libs_dir(settings), progress)
-    home = kafka_dir(settings)
+    count = count or broker_count(settings)
+    node = node or nodes(settings, count)[0]
+    home = node.home
     (home / "data").mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     config = home / "server.properties"
-    config.write_text(render_properties(settings))
+    config.write_text(render_properties(settings, node, count))
     (home / "log4j.properties").write_text(_log4j_properties(home / "logs"))
+    if node.node_id == 1 and not (kafka_dir(settings) / LAYOUT).exists():
+        (kafka_dir(settings) / LAYOUT).write_text(json.dumps({"brokers": count}) + "\n")
     if not (home / "data" / "meta.properties").exists():
-        cluster_file = home / "cluster.id"
+        cluster_file = kafka_dir(settings) / "cluster.id"
         if not cluster_file.exists():
             cluster_file.write_text(new_cluster_id())
-        progress("formatting Kafka KRaft storage")
+        progress(f"formatting Kafka KRaft storage of {node.name}")
         cmd = [
             java,
             BROKER_HEAP,
@@ -198,9 +291,9 @@ def prepare(settings: Settings, progress: Progress = _quiet) -> Path:
     return config
 
 
-def broker_command(settings: Settings) -> list[str]:
-    """The command line that runs the broker in the foreground (``kafka.Kafka server.properties``)."""
-    home = kafka_dir(settings)
+def broker_command(settings: Settings, node: Node | None = None) -> list[str]:
+    """The command line that runs one node in the foreground (``kafka.Kafka server.properties``)."""
+    home = (node.home if node else kafka_dir(settings))
     return [
         java_executable(),
         BROKER_HEAP,
@@ -214,6 +307,39 @@ def broker_command(settings: Settings) -> list[str]:
         _classpath(libs_dir(settings)),
         "kafka.Kafka",
         str(home / "server.properties"),
+    ]
+
+
+def bootstrap(settings: Settings) -> str:
+    """The configured brokers plus, for a local cluster, every node's address: a client then
+    starts even while the first node is down."""
+    configured = settings.bootstrap_servers.split(",")
+    host, _ = settings.kafka_host_port
+    local = [node.address for node in nodes(settings)] if host in ("127.0.0.1", "localhost", "::1") else []
+    return ",".join(dict.fromkeys(configured + local))
+
+
+def tool_command(settings: Settings, tool: str, args: list[str]) -> list[str]:
+    """The ``java`` command line of one of Kafka's operator tools (see :data:`TOOLS`) against the
+    local cluster: ``--bootstrap-server`` is added unless given (every node's address)."""
+    if tool not in TOOLS:
+        raise ServiceError(f"unknown Kafka tool {tool!r}: use one of {', '.join(sorted(TOOLS))}")
+    libs = libs_dir(settings)
+    if not libs_present(libs):
+        raise ServiceError(f"the Kafka jars are not in {libs} yet: run `newsetl up` (or `python -m streams.local.kafka fetch`) first")
+    if not any(a.startswith(("--bootstrap-server", "--bootstrap-controller", "--broker-list")) for a in args):
+        args = ["--bootstrap-server", bootstrap(settings), *args]
+    return [
+        java_executable(),
+        TOOL_HEAP,
+        "-XX:TieredStopAtLevel=1",
+        "-Djava.awt.headless=true",
+        # the tools log through log4j: warnings and errors only, to stderr
+        "-Dlog4j.configuration=" + resources.files("streams.local").joinpath("broker", "tools-log4j.properties").as_uri(),
+        "-cp",
+        _classpath(libs),
+        TOOLS[tool],
+        *args,
     ]
 
 

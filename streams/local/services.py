@@ -1,8 +1,9 @@
 """Start, stop and inspect the local stack: the Kafka broker and the chdb ClickHouse endpoint.
 
 Both run as detached background processes with their PID files and logs under the data
-directory (``<data_dir>/kafka/`` and ``<data_dir>/clickhouse/``), so ``newsetl up`` returns and
-``newsetl down``/``status`` work from any later process:
+directory (``<data_dir>/kafka/`` — and ``kafka-2/``, … for a cluster of several nodes, see
+:func:`streams.local.kafka.nodes` — and ``<data_dir>/clickhouse/``), so ``newsetl up`` returns
+and ``newsetl down``/``status`` work from any later process:
 
 - :func:`up` starts whatever is not running yet (starting twice is harmless) and waits until
   both answer (a Kafka Metadata request, ClickHouse ``SELECT version()``), polling with a deadline;
@@ -22,6 +23,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -38,7 +40,7 @@ from streams.local import ServiceError, kafka
 from streams.retry import Backoff, PollTimeout, poll_until
 from streams.settings import Settings
 
-__all__ = ["ServiceError", "ServiceStatus", "up", "down", "status", "KAFKA", "CLICKHOUSE"]
+__all__ = ["ServiceError", "ServiceStatus", "up", "down", "status", "start_broker", "KAFKA", "CLICKHOUSE"]
 
 KAFKA = "kafka"
 CLICKHOUSE = "clickhouse"
@@ -78,20 +80,30 @@ def clickhouse_dir(settings: Settings) -> Path:
     return (settings.data_dir / "clickhouse").resolve()
 
 
+def _node(settings: Settings, name: str) -> kafka.Node:
+    """The local Kafka node a service name stands for (``kafka`` is node 1, ``kafka-k`` node k)."""
+    node_id = 1 if name == KAFKA else int(name.removeprefix(KAFKA + "-"))
+    return next(node for node in kafka.nodes(settings, max(node_id, kafka.broker_count(settings))) if node.node_id == node_id)
+
+
+def _is_kafka(name: str) -> bool:
+    return name == KAFKA or name.startswith(KAFKA + "-")
+
+
 def _pid_file(settings: Settings, name: str) -> Path:
-    return (kafka.kafka_dir(settings) if name == KAFKA else clickhouse_dir(settings)) / f"{name}.pid"
+    return (_node(settings, name).home if _is_kafka(name) else clickhouse_dir(settings)) / f"{KAFKA if _is_kafka(name) else name}.pid"
 
 
 def _log_file(settings: Settings, name: str) -> Path:
-    if name == KAFKA:
-        return kafka.kafka_dir(settings) / "logs" / "stdout.log"
+    if _is_kafka(name):
+        return _node(settings, name).home / "logs" / "stdout.log"
     return clickhouse_dir(settings) / "server.log"
 
 
 def _marker(settings: Settings, name: str) -> str:
     """A string found in the command line of this stack's process (tells it from others)."""
-    if name == KAFKA:
-        return str(kafka.kafka_dir(settings) / "server.properties")
+    if _is_kafka(name):
+        return str(_node(settings, name).home / "server.properties")
     return str(clickhouse_dir(settings) / "data")
 
 
@@ -278,13 +290,27 @@ def _status_detail(pid: int | None, healthy: bool, logs: Path) -> str:
     return "" if healthy else f"process {pid} runs but does not answer; see {logs}"
 
 
-def _kafka_status(settings: Settings) -> ServiceStatus:
-    host, port = settings.kafka_host_port
-    pid = _running_pid(settings, KAFKA)
-    healthy = kafka.probe(host, port)
+def _kafka_statuses(settings: Settings) -> list[ServiceStatus]:
+    """One line per local node; a node is healthy when it answers and the cluster it sees has
+    every node registered (a node cut off from the quorum answers with fewer)."""
     version = kafka.kafka_version(kafka.libs_dir(settings))
-    detail = _status_detail(pid, healthy, _log_file(settings, KAFKA).parent)
-    return ServiceStatus(KAFKA, f"{host}:{port}", pid, pid is not None, healthy, version, detail)
+    cluster = kafka.nodes(settings)
+    statuses = []
+    for node in cluster:
+        pid = _running_pid(settings, node.name)
+        try:
+            registered = {broker[0] for broker in kafka.metadata_brokers(node.host, node.port)}
+        except (OSError, ConnectionError, struct.error):
+            registered = set()
+        healthy = bool(registered)
+        detail = _status_detail(pid, healthy, _log_file(settings, node.name).parent)
+        if healthy and len(cluster) > 1:
+            missing = sorted({n.node_id for n in cluster} - registered)
+            if missing:
+                detail = "answering; not registered now: " + ", ".join(f"broker {m}" for m in missing)
+        name = node.name if len(cluster) == 1 else f"{KAFKA} {node.node_id}/{len(cluster)}"
+        statuses.append(ServiceStatus(name, node.address, pid, pid is not None, healthy, version, detail))
+    return statuses
 
 
 def _clickhouse_status(settings: Settings) -> ServiceStatus:
@@ -300,25 +326,24 @@ def _clickhouse_status(settings: Settings) -> ServiceStatus:
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    """Address, pid, version and health of the Kafka broker and the ClickHouse endpoint."""
-    return [_kafka_status(settings), _clickhouse_status(settings)]
+    """Address, pid, version and health of each Kafka node and of the ClickHouse endpoint."""
+    return [*_kafka_statuses(settings), _clickhouse_status(settings)]
 
 
 # --- up / down --------------------------------------------------------------------------------------
 
 
-def _start_kafka(settings: Settings, progress: Progress) -> subprocess.Popen[bytes]:
-    host, port = settings.kafka_host_port
-    if host not in LOOPBACK:
-        raise ServiceError(f"NEWSETL_KAFKA_BROKER points at {host}: `newsetl up` only runs a local broker")
-    _check_ports([(host, port), (host, settings.kafka_controller_port)])
-    kafka.prepare(settings, progress)
-    progress(f"starting Kafka broker on {host}:{port}")
+def _start_kafka(settings: Settings, node: kafka.Node, count: int, progress: Progress) -> subprocess.Popen[bytes]:
+    if node.host not in LOOPBACK:
+        raise ServiceError(f"NEWSETL_KAFKA_BROKER points at {node.host}: `newsetl up` only runs a local broker")
+    _check_ports([(node.host, node.port), (node.host, node.controller_port)])
+    kafka.prepare(settings, progress, node, count)
+    progress(f"starting Kafka broker {node.node_id} on {node.address}" if count > 1 else f"starting Kafka broker on {node.address}")
     return _spawn(
-        kafka.broker_command(settings),
-        _log_file(settings, KAFKA),
-        _pid_file(settings, KAFKA),
-        kafka.kafka_dir(settings),
+        kafka.broker_command(settings, node),
+        _log_file(settings, node.name),
+        _pid_file(settings, node.name),
+        node.home,
     )
 
 
@@ -385,9 +410,15 @@ def _wait_ready(
         raise ServiceError(f"{name} did not answer in time; see {_log_file(settings, name)}") from None
 
 
-def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStatus]:
-    """Start the Kafka broker and the ClickHouse endpoint unless running; wait until both answer."""
+def up(settings: Settings, progress: Progress | None = None, brokers: int | None = None) -> list[ServiceStatus]:
+    """Start the Kafka node(s) and the ClickHouse endpoint unless running; wait until all answer.
+
+    ``brokers``: the size of the local Kafka cluster (default: what its storage was formatted for,
+    else ``Settings.kafka_brokers``); storage formatted for another size is refused in one line.
+    """
     say = progress or _quiet
+    count = brokers or kafka.broker_count(settings)
+    kafka.check_layout(settings, count)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started: list[tuple[str, subprocess.Popen[bytes], float, Callable[[], bool]]] = []
     try:
@@ -403,14 +434,13 @@ def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStat
             )
         else:
             say("ClickHouse endpoint already running")
-        if _running_pid(settings, KAFKA) is None:
-            host, port = settings.kafka_host_port
-            proc = _start_kafka(settings, say)
-            started.append(
-                (KAFKA, proc, time.monotonic() + KAFKA_START_TIMEOUT, lambda: kafka.probe(host, port, timeout=1.0))
-            )
-        else:
-            say("Kafka broker already running")
+        cluster = kafka.nodes(settings, count)
+        for node in cluster:
+            if _running_pid(settings, node.name) is None:
+                proc = _start_kafka(settings, node, count, say)
+                started.append((node.name, proc, time.monotonic() + KAFKA_START_TIMEOUT, _node_ready(node, count)))
+            else:
+                say(f"Kafka broker {node.node_id} already running" if count > 1 else "Kafka broker already running")
         for name, proc, deadline, check in started:
             _wait_ready(settings, name, proc, deadline, check)
             say(f"{name} ready")
@@ -420,6 +450,33 @@ def up(settings: Settings, progress: Progress | None = None) -> list[ServiceStat
                 _stop_pid(settings, name, proc.pid, 10.0)
         raise
     return status(settings)
+
+
+def _node_ready(node: kafka.Node, count: int) -> Callable[[], bool]:
+    """Ready when the node answers and sees every node of the cluster registered (before that a
+    topic with three replicas cannot be created)."""
+
+    def check() -> bool:
+        try:
+            return len(kafka.metadata_brokers(node.host, node.port, timeout=1.0)) >= count
+        except (OSError, ConnectionError, struct.error):
+            return False
+
+    return check
+
+
+def start_broker(settings: Settings, node_id: int, progress: Progress | None = None) -> ServiceStatus:
+    """Start one node of the local cluster again (after it stopped or was killed); waits until it
+    answers. The other nodes are left as they are."""
+    count = kafka.broker_count(settings)
+    node = next((n for n in kafka.nodes(settings, count) if n.node_id == node_id), None)
+    if node is None:
+        raise ServiceError(f"the local Kafka cluster has {count} broker(s): there is no broker {node_id}")
+    if _running_pid(settings, node.name) is None:
+        proc = _start_kafka(settings, node, count, progress or _quiet)
+        _wait_ready(settings, node.name, proc, time.monotonic() + KAFKA_START_TIMEOUT,
+                    lambda: kafka.probe(node.host, node.port, timeout=1.0))
+    return next(s for s in _kafka_statuses(settings) if s.address == node.address)
 
 
 def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
@@ -446,9 +503,10 @@ def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
 
 
 def down(settings: Settings, progress: Progress | None = None) -> list[ServiceStatus]:
-    """Stop both services (SIGTERM, then SIGKILL after a deadline); returns their final status."""
+    """Stop every Kafka node and the ClickHouse endpoint (SIGTERM, then SIGKILL after a
+    deadline); returns their final status."""
     say = progress or _quiet
-    for name in (KAFKA, CLICKHOUSE):
+    for name in [node.name for node in kafka.nodes(settings)] + [CLICKHOUSE]:
         pid = _running_pid(settings, name)
         if pid is None:
             say(f"{name} not running")

@@ -18,9 +18,12 @@ import asyncio
 import hashlib
 import logging
 import os
+import socket
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 import faust
+from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 
 from streams.observability import LAG
 from streams.settings import Settings
@@ -35,12 +38,35 @@ from streams.stream.steps import Steps
 log = logging.getLogger("newsetl.worker")
 
 
-def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
+class IdempotentProducer(AiokafkaProducer):
+    """faust's producer asks for idempotence only inside transactions; ours always does, so a send
+    retried across a leader change is written once (with ``acks=all``, as every producer here)."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class NewsApp(faust.App):
+    """The worker's faust app: its producer is idempotent."""
+
+    def _new_producer(self) -> Any:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
+    """The worker's app; ``replication_factor`` for the topics faust creates itself (its
+    partition-assignor leader topic), the same as ours (see :func:`streams.stream.topics.ensure_topics`)."""
+    app = NewsApp(
         settings.worker_group,
         broker=settings.kafka_broker,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,
+        # A killed worker's partitions go to the others after the session timeout (faust's
+        # default of 60 s left them idle for a minute); a live worker heartbeats every second.
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_heartbeat_seconds,
+        # names the process in the group (`newsetl status`, kafka-consumer-groups --members)
+        broker_client_id=f"newsetl-worker-{socket.gethostname()}-{os.getpid()}",
         store="memory://",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",

@@ -6,10 +6,13 @@ messages up to ``NEWSETL_MAX_MESSAGE_BYTES``.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 
 from streams.settings import Settings
 
@@ -35,3 +38,26 @@ def make_consumer(settings: Settings, group_id: str | None, **overrides: Any) ->
 def make_admin(settings: Settings) -> AIOKafkaAdminClient:
     """An admin client (not started)."""
     return AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000)
+
+
+T = TypeVar("T")
+ADMIN_ATTEMPTS = 5
+
+
+async def with_admin(settings: Settings, work: Callable[[AIOKafkaAdminClient], Awaitable[T]],
+                     attempts: int = ADMIN_ATTEMPTS) -> T:
+    """``work(admin)`` on a started admin client, on a new client again when a broker it picked
+    is down. aiokafka's admin client sends its start-up and its requests to a random broker of
+    the metadata it has, which for a few seconds after a broker dies still lists that broker."""
+    for attempt in range(attempts):
+        admin = make_admin(settings)
+        try:
+            await admin.start()
+            return await work(admin)
+        except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError):
+            if attempt == attempts - 1:
+                raise
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2 * (attempt + 1))  # backoff before the next client
+    raise AssertionError("unreachable")

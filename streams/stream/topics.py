@@ -1,16 +1,17 @@
 """Kafka topic administration: the three topics, created with the configured partition count.
 
 ``news.raw`` and ``news.enriched`` keep history forever (``retention.ms=-1``) so replays can start
-from the earliest offset; the DLQ keeps 30 days.
+from the earliest offset; the DLQ keeps 30 days. Replication follows the cluster's size
+(:meth:`Settings.replication`: min(3, brokers) copies, ``min.insync.replicas`` 2 from three on).
 """
 
 from __future__ import annotations
 
-from aiokafka.admin import NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
-from streams.stream.kafka_clients import make_admin
+from streams.stream.kafka_clients import with_admin
 
 FOREVER = "-1"
 THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
@@ -25,14 +26,21 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
+async def cluster_replication(admin: AIOKafkaAdminClient) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) for the brokers the cluster has registered now."""
+    cluster = await admin.describe_cluster()
+    return Settings.replication(len(cluster["brokers"]))
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing newsetl topic; returns the names created now."""
-    admin = make_admin(settings)
-    await admin.start()
-    try:
+
+    async def ensure(admin: AIOKafkaAdminClient) -> list[str]:
         existing = set(await admin.list_topics())
+        factor, min_isr = await cluster_replication(admin)
         wanted = [
-            NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=1, topic_configs=config)
+            NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=factor,
+                     topic_configs=config | {"min.insync.replicas": str(min_isr)})
             for name, config in topic_configs(settings).items()
             if name not in existing
         ]
@@ -42,5 +50,10 @@ async def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another process
         return [topic.name for topic in wanted]
-    finally:
-        await admin.close()
+
+    return await with_admin(settings, ensure)
+
+
+async def topic_replication(settings: Settings) -> int:
+    """The replication factor topics get on the cluster as it is now."""
+    return (await with_admin(settings, cluster_replication))[0]

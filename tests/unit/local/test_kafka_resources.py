@@ -21,6 +21,7 @@ args = sys.argv[1:]
 pom = Path(args[args.index("-f") + 1])
 libs = Path(next(a for a in args if a.startswith("-Dlibs.dir=")).split("=", 1)[1])
 (libs / "kafka_2.13-3.9.1.jar").write_bytes(b"")
+(libs / "kafka-tools-3.9.1.jar").write_bytes(b"")
 (pom.parent / "target").mkdir()
 Path({record!r}).write_text(json.dumps({{"pom": str(pom), "text": pom.read_text(), "cwd": os.getcwd()}}))
 """
