@@ -19,9 +19,11 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
 
+from streams.errors import UserError
 from streams.pipeline.flags import load_flag_rules
 from streams.pipeline.rulefiles import rules_files
 from streams.settings import Settings
+from streams.store.cluster import CLUSTER_INSERT_SETTINGS, migration_statements
 
 # ClickHouse error codes worth retrying (server overloaded, network, unknown insert status).
 TRANSIENT_CODES: dict[int, str] = {
@@ -121,26 +123,71 @@ def apply_migrations(settings: Settings, client: Client | None = None) -> list[s
     Every statement is idempotent (``IF NOT EXISTS``), and all files run at every start, so a
     dropped table or view is recreated (e.g. before ``replay --source enriched``); the
     ``schema_migrations`` table records which versions a database has seen. The consistency
-    rules of ``flags.json`` are (re)loaded into ``flag_rules`` each time.
+    rules of ``flags.json`` are (re)loaded into ``flag_rules`` each time. With
+    ``clickhouse_cluster`` set, every statement runs in its cluster form
+    (:mod:`streams.store.cluster`: ON CLUSTER, replicated tables behind Distributed ones).
     """
     client = client or make_client(settings)
-    db = settings.clickhouse_database
-    client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-    client.command(
+    db, cluster = settings.clickhouse_database, settings.clickhouse_cluster
+    if cluster:
+        check_cluster_schema(client, db)
+    for statement in migration_statements(f"CREATE DATABASE IF NOT EXISTS {db}", cluster):
+        client.command(statement)
+    for statement in migration_statements(
         f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations "
         "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
-    )
+        "ENGINE = ReplacingMergeTree ORDER BY version",
+        cluster,
+    ):
+        client.command(statement)
     done = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
     new = []
     for version, name, sql in migration_files():
-        for statement in split_statements(sql.replace("{db}", db)):
+        for statement in migration_sql(sql, db, cluster):
             client.command(statement)
         if version not in done:
-            client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
+            client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"],
+                          **_cluster_insert(cluster))
             new.append(name)
-    client.insert(f"{db}.flag_rules", flag_rule_rows(settings.rules_dir), column_names=list(FLAG_RULE_COLUMNS))
+    # A replicated table drops a block equal to a recent one even without a token, so reloading
+    # rules A after B (after A) would keep B: the rule rows are always written in cluster mode.
+    client.insert(f"{db}.flag_rules", flag_rule_rows(settings.rules_dir), column_names=list(FLAG_RULE_COLUMNS),
+                  **_cluster_insert(cluster, insert_deduplicate=0))
     return new
+
+
+BASE_TABLES = ("documents", "paragraphs", "metrics", "dlq", "flag_rules", "schema_migrations")
+
+
+class ClusterSchemaError(UserError):
+    """Cluster mode pointed at a database whose tables were created for one server."""
+
+
+def check_cluster_schema(client: Client, db: str) -> None:
+    """Refuse a single-server database in cluster mode: ``CREATE TABLE IF NOT EXISTS`` would keep
+    its plain tables under the names the Distributed tables need, and the cluster would write to
+    one server only."""
+    rows = client.query(
+        "SELECT name, engine FROM system.tables WHERE database = {db:String} AND name IN {names:Array(String)}",
+        parameters={"db": db, "names": list(BASE_TABLES)},
+    ).result_rows
+    plain = sorted(name for name, engine in rows if engine != "Distributed")
+    if plain:
+        raise ClusterSchemaError(
+            f"database {db} was created for one ClickHouse server ({', '.join(plain)} not Distributed): "
+            "cluster mode needs a new database (NEWSETL_CLICKHOUSE_DATABASE), filled by `newsetl replay --source enriched`"
+        )
+
+
+def migration_sql(sql: str, db: str, cluster: str = "") -> list[str]:
+    """The statements one migration file runs on database ``db`` (on ``cluster``, if not empty)."""
+    return [out for statement in split_statements(sql.replace("{db}", db))
+            for out in migration_statements(statement, cluster)]
+
+
+def _cluster_insert(cluster: str, **settings: int) -> dict[str, Any]:
+    """Keyword arguments of a migration's insert: none on one server (as before cluster mode)."""
+    return {"settings": {**CLUSTER_INSERT_SETTINGS, **settings}} if cluster else {}
 
 
 FLAG_RULE_COLUMNS = ("rule", "scope", "explanation", "explanation_en", "params")

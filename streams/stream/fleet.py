@@ -105,7 +105,7 @@ async def describe_group(settings: Settings, group: str | None = None, topics: l
     try:
         tps = [TopicPartition(topic, p) for topic in wanted for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
-            await consumer.client.force_metadata_update()
+            await consumer.topics()  # fetches the metadata of every topic
             tps = [TopicPartition(topic, p) for topic in wanted for p in sorted(consumer.partitions_for_topic(topic) or ())]
         ends = await consumer.end_offsets(tps) if tps else {}
     finally:

@@ -7,6 +7,7 @@ messages up to ``NEWSETL_MAX_MESSAGE_BYTES``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 
+from streams.retry import Backoff
 from streams.settings import Settings
 
 
@@ -41,23 +43,27 @@ def make_admin(settings: Settings) -> AIOKafkaAdminClient:
 
 
 T = TypeVar("T")
-ADMIN_ATTEMPTS = 5
+# A broker that died is listed in the metadata until the controller fences it (Kafka's
+# broker.session.timeout.ms, 9 s by default): keep trying somewhat longer than that.
+ADMIN_PATIENCE_SECONDS = 30.0
 
 
 async def with_admin(settings: Settings, work: Callable[[AIOKafkaAdminClient], Awaitable[T]],
-                     attempts: int = ADMIN_ATTEMPTS) -> T:
-    """``work(admin)`` on a started admin client, on a new client again when a broker it picked
-    is down. aiokafka's admin client sends its start-up and its requests to a random broker of
-    the metadata it has, which for a few seconds after a broker dies still lists that broker."""
-    for attempt in range(attempts):
+                     patience: float = ADMIN_PATIENCE_SECONDS) -> T:
+    """``work(admin)`` on a started admin client, on a new client again while a broker it picked
+    is down (for up to ``patience`` seconds). aiokafka's admin client sends its start-up to the
+    first broker of the metadata and its requests to a random one, and the metadata lists a dead
+    broker for a few seconds."""
+    deadline = time.monotonic() + patience
+    for delay in Backoff(start=0.2, cap=2.0, factor=1.5).delays():
         admin = make_admin(settings)
         try:
             await admin.start()
             return await work(admin)
         except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError):
-            if attempt == attempts - 1:
+            if time.monotonic() + delay > deadline:
                 raise
         finally:
             await admin.close()
-        await asyncio.sleep(0.2 * (attempt + 1))  # backoff before the next client
+        await asyncio.sleep(delay)  # backoff before the next client
     raise AssertionError("unreachable")

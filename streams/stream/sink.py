@@ -8,7 +8,9 @@ as it takes; permanent ones are narrowed down to the offending documents, which 
 Idempotence: every insert carries an ``insert_deduplication_token`` built from the table, the source
 topic, the (partition, offset range) list of the batch and the pipeline versions in it, so a batch
 redelivered after a crash is dropped by ClickHouse, while the same offsets reprocessed by a newer
-pipeline are not.
+pipeline are not. On a cluster the rows go into the Distributed tables with
+``distributed_foreground_insert=1``: each shard stores its part of the batch as one block with the
+same token, so a redelivered batch is dropped shard by shard (README, "ClickHouse cluster").
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streams.observability import SINK_PAUSED
 from streams.retry import Backoff
 from streams.settings import Settings
 from streams.store.clickhouse import error_code, is_operator_error, is_transient, make_client
+from streams.store.cluster import CLUSTER_INSERT_SETTINGS
 from streams.stream.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
 
 log = logging.getLogger("newsetl.sink")
@@ -89,10 +92,10 @@ class RetryingInserter:
         db = self.settings.clickhouse_database
         for table, columns, rows, token in inserts:
             if rows:
-                self._client.insert(
-                    f"{db}.{table}", rows, column_names=list(columns),
-                    settings={"insert_deduplication_token": token, "insert_deduplicate": 1},
-                )
+                settings: dict[str, Any] = {"insert_deduplication_token": token, "insert_deduplicate": 1}
+                if self.settings.clickhouse_cluster:  # through the Distributed table: see README
+                    settings |= CLUSTER_INSERT_SETTINGS
+                self._client.insert(f"{db}.{table}", rows, column_names=list(columns), settings=settings)
 
     async def insert(self, inserts: list[tuple[str, tuple[str, ...], list[list[Any]], str]]) -> Exception | None:
         """Run (table, columns, rows, dedup token) inserts in order until they succeed (None) or

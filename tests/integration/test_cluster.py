@@ -158,6 +158,7 @@ def test_a_killed_partition_leader_loses_and_doubles_nothing(cluster: Settings, 
                     60, "the new topics' leaders")[0]
     assert {(len(p.replicas), len(p.isr)) for p in replicas} == {(3, 3)}
     workers = start_workers(settings, tmp_path, 2)
+    leader = None
     try:
         wait_members(settings, 2, 120, workers)
         docs = generated_documents(5000)
@@ -199,6 +200,8 @@ def test_a_killed_partition_leader_loses_and_doubles_nothing(cluster: Settings, 
     finally:
         for worker in workers:
             worker.stop()
+        if leader is not None:
+            services.start_broker(settings, leader)  # the next tests need all three (no-op if running)
 
 
 @pytest.mark.timeout(420)
