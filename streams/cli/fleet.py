@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streams.settings import Settings
-from streams.stream.fleet import GroupReport, describe_group
+from streams.stream.fleet import GroupReport, PartitionReplicas, describe_group, describe_replicas
 
 TIMEOUT = 15.0
 
@@ -53,9 +53,28 @@ def fleet_tables(report: GroupReport) -> list[Table]:
     return [members, partitions]
 
 
+def replicas_line(replicas: list[PartitionReplicas]) -> str:
+    """One line on the topics' replication: partitions, copies, and those short of in-sync copies."""
+    if not replicas:
+        return "topics: not created yet"
+    short = [p for p in replicas if p.under_replicated]
+    factors = sorted({len(p.replicas) for p in replicas})
+    line = (f"topics: {len(replicas)} partitions, replication factor {'/'.join(map(str, factors))}, "
+            f"{len(short)} under-replicated")
+    if short:
+        line += " (" + ", ".join(f"{p.topic}/{p.partition} in sync {len(p.isr)}/{len(p.replicas)}" for p in short[:5])
+        line += ", …)" if len(short) > 5 else ")"
+    return line
+
+
 def print_fleet(settings: Settings, console: Console) -> None:
-    """Print the worker group; one line when Kafka cannot say."""
+    """Print the topics' replication and the worker group; one line each when Kafka cannot say."""
     from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+    try:
+        console.print(replicas_line(asyncio.run(asyncio.wait_for(describe_replicas(settings), TIMEOUT))), highlight=False)
+    except Exception as exc:  # noqa: BLE001 - status reports, it does not fail on this part
+        console.print(f"topics: unknown ({(str(exc).strip() or type(exc).__name__).splitlines()[0]})", highlight=False)
 
     try:
         report = asyncio.run(asyncio.wait_for(describe_group(settings), TIMEOUT))

@@ -19,7 +19,8 @@ refers to. What it does, in order:
 
 Paragraphs: when the document has blank lines, a paragraph is a block between blank lines, and
 inside a block a line break is kept as a paragraph break only after sentence-final punctuation
-or before an indented line; otherwise (no blank lines) each line is a paragraph unless the
+or before an indented line (not when nearly every line is indented: that layout says nothing, and
+never between a number and its unit); otherwise (no blank lines) each line is a paragraph unless the
 document looks like e-paper (most lines end mid-sentence), in which case the same joining rule
 applies. Paragraphs are joined with ``\\n`` in ``NormalizedDoc.text``.
 
@@ -186,14 +187,20 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
     paragraphs: list[str] = []
     current = ""
     current_is_row = False
+    # An indent marks a new paragraph only where some lines are not indented: a layout that
+    # indents every physical line (some e-paper exports) says nothing about paragraphs.
+    nonempty = [raw for raw in lines if raw.strip()]
+    indents_mark = not nonempty or sum(1 for raw in nonempty if _INDENT.match(raw)) < 0.8 * len(nonempty)
     for raw in lines:
-        indented = bool(_INDENT.match(raw))
+        indented = indents_mark and bool(_INDENT.match(raw))
         line = raw.strip()
         if not line:
             continue
         row = is_table_row(line)
-        # a table row is a line of its own: never joined to its caption, head or next row
-        if current and (indented or _is_final(current) or not (join_open or _number_split(current, line))
+        number_split = bool(current) and _number_split(current, line)
+        # a table row is a line of its own: never joined to its caption, head or next row; a
+        # number broken from its unit (3,200⏎  亩) is one token whatever the indent
+        if current and ((indented and not number_split) or _is_final(current) or not (join_open or number_split)
                         or row or current_is_row):
             paragraphs.append(current)
             current = ""

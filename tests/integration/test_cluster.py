@@ -276,6 +276,7 @@ def test_status_and_the_kafka_tools_see_every_broker_and_the_group(cluster: Sett
         assert status.returncode == 0, status.stdout + status.stderr
         for k in range(BROKERS):
             assert f"kafka {k + 1}/3" in status.stdout
+        assert "topics: 9 partitions, replication factor 3, 0 under-replicated" in status.stdout
         assert f"worker group {settings.worker_group}: Stable, 1 member(s)" in status.stdout
         assert f"{settings.raw_topic} 0-2" in status.stdout
         assert "lag per partition (total 0)" in status.stdout

@@ -48,6 +48,28 @@ def test_epaper_lines_are_joined_inside_a_sentence() -> None:
     _check_offsets(doc)
 
 
+def test_an_epaper_layout_that_indents_every_line_still_joins_its_sentences() -> None:
+    raw = ("\u3000\u3000今年以来，青岚县新栽核桃2,460\n\u3000\u3000亩，带动脱贫户1,035\n\u3000\u3000户增收，户均增收"
+           "4,800\n\u3000\u3000元。\n\u3000\u3000全县还新建村级\n\u3000\u3000光伏电站27座。")
+    doc = normalize(raw)
+    assert [p.text for p in doc.paragraphs] == [
+        "今年以来，青岚县新栽核桃2,460亩，带动脱贫户1,035户增收，户均增收4,800元。", "全县还新建村级光伏电站27座。"]
+    _check_offsets(doc)
+
+
+def test_indents_still_mark_paragraphs_where_only_some_lines_have_them() -> None:
+    raw = "  石门县召开产业推进会，部署\n秋冬种植工作\n  会议要求各乡镇\n抓好落实\n  次日起开展督查"
+    doc = normalize(raw)
+    assert [p.text for p in doc.paragraphs] == ["石门县召开产业推进会，部署秋冬种植工作", "会议要求各乡镇抓好落实",
+                                                "次日起开展督查"]
+
+
+def test_a_number_is_joined_to_its_unit_on_an_indented_line() -> None:
+    raw = "  柳川县今年新建高标准农田3,200\n  亩。\n  全县完成造林1.5\n  万亩。\n新的一段没有缩进，\n也会接上。"
+    doc = normalize(raw)
+    assert [p.text for p in doc.paragraphs][:2] == ["柳川县今年新建高标准农田3,200亩。", "全县完成造林1.5万亩。"]
+
+
 def test_sentences_keep_closing_quote_and_ignore_semicolons() -> None:
     doc = normalize("他说：“好。”然后；继续。")
     assert [s.text for s in doc.sentences] == ["他说：“好。”", "然后；继续。"]
