@@ -42,6 +42,10 @@ class RawDocument(BaseModel):
     published_at: datetime | None = None
     text: str
     ingested_at: datetime = Field(default_factory=utcnow)
+    #: the place the source covers (a county's news site: its county, e.g. 甘肃省定西市), from the
+    #: feed's configuration or the producer; the analysis files figures under it when the text
+    #: names no more specific place of its own (county articles say 全县 and rarely their name)
+    source_region: str | None = Field(default=None, max_length=100)
 
     @field_validator("text")
     @classmethod

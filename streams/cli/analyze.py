@@ -123,7 +123,8 @@ def analyze_file(path: Path, pipeline: Pipeline, max_chars: int | None) -> Analy
         text = read_article(path, max_chars)
         # Same doc_id, title and date as `newsetl produce` gives the file, so both paths agree.
         doc = document_from_text(text, path)
-        analysis = pipeline.analyze(text, title=doc.title, published_at=doc.published_at)
+        analysis = pipeline.analyze(text, title=doc.title, published_at=doc.published_at,
+                                    source_region=doc.source_region)
     except (InputError, TooManyFigures) as exc:
         return str(exc)
     return to_analysis_result(analysis, doc_id=doc.doc_id)

@@ -243,7 +243,8 @@ class Follower:
             return report
         document = RawDocument(doc_id=article.doc_id, source=source.name, url=article.url,
                                canonical_url=article.canonical_url,
-                               title=article.title, published_at=article.published_at, text=article.text)
+                               title=article.title, published_at=article.published_at, text=article.text,
+                               source_region=source.region)
         outcome = await self._publish(article.canonical_url, document, article.content_hash,
                                       normalize_url(answer.url), answer.etag, answer.last_modified)
         setattr(report, outcome, getattr(report, outcome) + 1)
@@ -273,6 +274,8 @@ class Follower:
                 if item.document is None:
                     continue
                 doc = item.document
+                if source.region and not doc.source_region:
+                    doc = doc.model_copy(update={"source_region": source.region})
                 outcome = await self._publish(f"file:{doc.doc_id}", doc, _text_hash(doc))
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 if outcome != "skipped":

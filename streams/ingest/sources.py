@@ -5,6 +5,7 @@ sources:
   - name: 安康新闻网
     feed: https://www.ankang.gov.cn/rss.xml
     interval: 600          # seconds between polls (default NEWSETL_FOLLOW_INTERVAL_SECONDS)
+    region: 陕西省安康市     # the place the site covers: its articles' region when they name none
   - name: 汉阴县政府
     list: https://www.hanyin.gov.cn/xwzx/
     links: '/xwzx/\\d+\\.html$'   # regular expression an article link matches
@@ -29,7 +30,7 @@ import yaml
 from streams.errors import UserError
 
 Kind = Literal["feed", "list", "folder"]
-_KNOWN = {"name", "feed", "list", "links", "folder", "interval", "encoding"}
+_KNOWN = {"name", "feed", "list", "links", "folder", "interval", "encoding", "region"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Source:
     links: re.Pattern[str] | None = None
     interval: float | None = None
     encoding: str | None = None
+    region: str | None = None  # RawDocument.source_region of its articles
 
 
 def _http_url(value: object, where: str, field: str) -> str:
@@ -97,8 +99,11 @@ def _entry(raw: object, index: int, base: Path, origin: str) -> Source:
             codecs.lookup(str(encoding))
         except LookupError:
             raise UserError(f"{where}: unknown encoding {encoding!r}") from None
+    region = raw.get("region")
+    if region is not None and (not isinstance(region, str) or not region.strip() or len(region.strip()) > 100):
+        raise UserError(f"{where}: region must be a place name such as 甘肃省定西市")
     return Source(name.strip(), kind, location, links, float(interval) if interval else None,
-                  str(encoding) if encoding else None)
+                  str(encoding) if encoding else None, region.strip() if region else None)
 
 
 def parse_sources(text: str, base: Path, origin: str = "sources") -> list[Source]:

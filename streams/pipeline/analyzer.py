@@ -61,13 +61,15 @@ class Pipeline:
         domain_terms = set(self.segmenter.words) | set(self.topic_rules.term_weights)
         self.keyword_scorer = KeywordScorer.for_terms(domain_terms)
 
-    def analyze(self, text: str, *, title: str | None = None, published_at: datetime | None = None) -> Analysis:
+    def analyze(self, text: str, *, title: str | None = None, published_at: datetime | None = None,
+                source_region: str | None = None) -> Analysis:
         """Analyze one article (raw text as published; ``title`` names its region when the text
         does not, and the year it reports on; ``published_at`` resolves 今年/去年 and dates the
-        figures nothing else dates — the metrics' ``ref_year``)."""
+        figures nothing else dates — the metrics' ``ref_year``; ``source_region``, the place the
+        source covers, is the article's region when the text names none more specific)."""
         doc = normalize(text)
         counts = Counter(self.segmenter.cut(doc.text))
-        regions = document_regions(doc.text, title)
+        regions = document_regions(doc.text, title, source_region)
         figures = find_figures(doc, self.metric_lexicon, self.limits)
         decisions = classify_paragraphs(
             [p.text for p in doc.paragraphs], self.topic_rules, topics_by_paragraph(doc.paragraphs, figures)

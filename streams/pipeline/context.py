@@ -118,6 +118,9 @@ def _topic(figure: Figure, paragraph_index: int, paragraph_topics: list[tuple[st
     return figure.topic
 
 
+_SAME_PER = {"人": ("每名", "每位", "每个人"), "名": ("每人",), "年": ("每年度",)}
+
+
 def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon) -> str:
     """What ``figure`` counts: its words before it, completed by the noun after a count unit;
     a growth rate with few words of its own continues ``previous`` (the figure before it)."""
@@ -127,6 +130,10 @@ def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon) -> st
         subject = (subject + noun)[:24] if len(subject) < 6 else subject
     if figure.metric == "growth_rate" and previous is not None and len(subject) <= 6:
         subject = previous + subject
+    if figure.per:  # a per-unit rate: 每人, 每户每年, unless the words say so already (人均, 每户, 每名)
+        said = "".join(f"每{d}" for d in figure.per.split("/")
+                       if not any(w in subject for w in (f"每{d}", f"{d}均", *_SAME_PER.get(d, ()))))
+        subject = said + subject
     return subject
 
 

@@ -86,6 +86,8 @@ _TABLE_GROWTH_GAP = re.compile(r"[\t ]+[-−]?")
 _BAD_BEFORE = set("第.:+/?\ufffd#@")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _BAD_AFTER = set(":+/?\ufffd")
+# a per-unit rate (2000元/人, 3.5万元/户, 500元/人/年): the denominators a figure's unit may take
+_PER_UNIT = re.compile(r"(?:/(?:人次|人|户|亩|名|位|年|月|天|日|周|吨|斤|公斤|千克|平方米|立方米|个|间|套|所|次|小时|学期|学年|头|只|株|棵|座|家|台))+")
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
 _GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
 _FROM = re.compile(r"[从由][^，,；;。\d]{0,6}$")
@@ -109,6 +111,7 @@ class Figure:
     right: str  # its words after it, up to the clause end
     metric: str
     topic: str
+    per: str = ""  # a per-unit rate's denominators, ``/``-joined (2000元/人/年 → ``人/年``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,7 @@ class _Quantity:
     high: float | None
     unit: str
     qualifier: str
+    per: str = ""
 
 
 @dataclass(slots=True)  # private and never changed: not frozen, which makes it 4× cheaper to build
@@ -379,6 +383,11 @@ class _Scanner:
             return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
         surface, base, factor = unit_info
         end = pos + len(surface)
+        per = ""
+        rate = _PER_UNIT.match(self.text, end) if self.text.startswith("/", end) else None
+        if rate is not None and not self.text[rate.end() : rate.end() + 1].isdigit():
+            # a rate is a figure in its numerator's unit; the subject says 每人/每户 (context)
+            per, end = rate.group()[1:], rate.end()
         if surface.startswith("块") and value < 10_000:
             return None  # 块 is money only in sums of 万 (两万多块, 万把块): 3块地 counts plots
         if surface == "户" and self.text.startswith("次", end):
@@ -393,7 +402,7 @@ class _Scanner:
             return None
         if low is not None and high is not None:
             low, high = low * factor, high * factor
-        return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor)
+        return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor, per)
 
     def _unit_cell(self, start: int, pos: int) -> tuple[int, float, tuple[str, str, float]] | None:
         """``粮食　15.62　万吨　3.4%``: in a table row (or text spaced out as ``投入 500 万元``) the
@@ -451,6 +460,7 @@ class _Scanner:
         unit: str,
         qualifier: str,
         value: float | None = None,
+        per: str = "",
     ) -> _Quantity:
         if low is not None and high is not None:
             value, qualifier = (low + high) / 2, "approx"
@@ -472,7 +482,7 @@ class _Scanner:
                 qualifier = kind if qualifier == "exact" else qualifier
                 break
         assert value is not None
-        return _Quantity(start, end, value, low, high, unit, qualifier)
+        return _Quantity(start, end, value, low, high, unit, qualifier, per)
 
 
 def _candidates(text: str) -> list[tuple[int, str, bool]]:
@@ -573,7 +583,7 @@ def _read_clauses(text: str, quantities: list[_Quantity], lexicon: MetricLexicon
             quantity.start, quantity.end, _clean(quantity.value),
             None if quantity.low is None else _clean(quantity.low),
             None if quantity.high is None else _clean(quantity.high),
-            quantity.unit, qualifier, left, right, metric, topic,  # type: ignore[arg-type]  # a Qualifier
+            quantity.unit, qualifier, left, right, metric, topic, quantity.per,  # type: ignore[arg-type]  # a Qualifier
         ))
     return figures
 

@@ -498,8 +498,25 @@ class DocumentRegions:
         return region_codes(self.names)
 
 
-def document_regions(text: str, title: str | None = None) -> DocumentRegions:
-    """Scan ``text`` (normalized) for regions once; the title counts toward the main region."""
+def source_region_of(name: str | None) -> Region | None:
+    """The most specific region a source's region names (``甘肃省定西市``, ``定西市``, ``甘肃定西``);
+    None when it names none the gazetteer knows."""
+    if not name:
+        return None
+    exact = region_by_name(name.strip())
+    if exact is not None:
+        return exact
+    found = mentioned_regions(name)
+    specific = most_specific(found)
+    return region_by_name(specific[0]) if len(specific) == 1 else None
+
+
+def document_regions(text: str, title: str | None = None, source_region: str | None = None) -> DocumentRegions:
+    """Scan ``text`` (normalized) for regions once; the title counts toward the main region.
+
+    ``source_region`` (the place the source covers) becomes the main region when the text and
+    title name none, or name only places that contain it (an article of a 定西市 site that names
+    甘肃 once is about 定西市); a text about somewhere else keeps its own main region."""
     found = _scan(text) if text else []
     mentions = [(start, codes) for start, _, codes in found]
     demoted = demoted_mentions(text, found)
@@ -520,7 +537,19 @@ def document_regions(text: str, title: str | None = None) -> DocumentRegions:
     main = main_region_of(titled * TITLE_WEIGHT + lead + kept, ancestors) if (kept or titled) else ""
     names = most_specific(kept) or (most_specific(titled) if not passing else [])
     names += [n for n in most_specific(passing) if n not in names]
+    source = source_region_of(source_region)
+    if source is not None:
+        current = region_by_name(main) if main else None
+        if current is None or _is_ancestor(current, source):
+            main = source.full_name
+            # the source's place stands for the places containing it that the text names
+            names = [main] + [n for n in names if n != main and not _contains(n, source)]
     return DocumentRegions(mentions=mentions, names=names, main=main, demoted=demoted)
+
+
+def _contains(name: str, region: Region) -> bool:
+    container = region_by_name(name)
+    return container is not None and _is_ancestor(container, region)
 
 
 def region_code(full_name: str) -> str:

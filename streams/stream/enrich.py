@@ -15,7 +15,8 @@ def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: 
     """Validate and analyse one raw message; every failure is an IntakeError (never anything else)."""
     raw = intake.parse_raw(payload, max_doc_chars)
     try:
-        analysis = pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at)
+        analysis = pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at,
+                                    source_region=raw.source_region)
     except TooManyFigures as exc:
         raise intake.IntakeError(intake.TOO_MANY_FIGURES, str(exc), raw.doc_id) from exc
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record

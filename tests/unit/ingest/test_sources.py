@@ -17,6 +17,7 @@ sources:
   - name: 安康新闻网
     feed: https://news.example.cn/rss.xml
     interval: 600
+    region: 陕西省安康市
   - name: 汉阴县
     list: http://www.hanyin.example/xwzx/
     links: '/xwzx/\\d+\\.html$'
@@ -27,6 +28,7 @@ sources:
     feed, listing, folder = parse_sources(text, tmp_path)
     assert (feed.name, feed.kind, feed.location, feed.interval, feed.links) == (
         "安康新闻网", "feed", "https://news.example.cn/rss.xml", 600.0, None)
+    assert feed.region == "陕西省安康市" and listing.region is None
     assert (listing.kind, listing.encoding) == ("list", "gbk")
     assert listing.links is not None and listing.links.search("http://www.hanyin.example/xwzx/123.html")
     assert (folder.kind, folder.location, folder.interval) == ("folder", str(tmp_path / "inbox"), None)
@@ -40,7 +42,9 @@ sources:
     ("  - name: a\n    list: http://a.example/\n    links: '(['", "sources: source 'a': links is not a valid regular expression: unterminated character set at position 1"),
     ("  - name: a\n    feed: ftp://a.example/rss", "sources: source 'a': feed 'ftp://a.example/rss' is not an http(s) URL"),
     ("  - name: a\n    feed: http://a.example/rss\n    links: x", "sources: source 'a': links only applies to a list page"),
-    ("  - name: a\n    feed: http://a.example/rss\n    every: 5", "sources: sources[0]: unknown field 'every' (allowed: encoding, feed, folder, interval, links, list, name)"),
+    ("  - name: a\n    feed: http://a.example/rss\n    every: 5", "sources: sources[0]: unknown field 'every' (allowed: encoding, feed, folder, interval, links, list, name, region)"),
+    ("  - name: a\n    feed: http://a.example/rss\n    region: ''", "sources: source 'a': region must be a place name such as 甘肃省定西市"),
+    ("  - name: a\n    feed: http://a.example/rss\n    region: [1]", "sources: source 'a': region must be a place name such as 甘肃省定西市"),
     ("  - name: a\n    feed: http://a.example/rss\n    interval: -1", "sources: source 'a': interval must be a positive number of seconds"),
     ("  - name: a\n    feed: http://a.example/rss\n    encoding: klingon", "sources: source 'a': unknown encoding 'klingon'"),
     ("  - name: a\n    folder: nowhere", "sources: source 'a': folder 'nowhere' does not exist"),

@@ -117,3 +117,13 @@ def test_pipeline_imports_only_the_standard_library_its_dependencies_and_itself(
         and module.partition(".")[0] not in sys.stdlib_module_names | DEPENDENCIES
     }
     assert outside == set()
+
+
+def test_the_source_region_reaches_every_figure_that_names_no_place() -> None:
+    pipeline = Pipeline(code_version="9.9")
+    text = "全县今年开发乡村公益性岗位520个，其中马坊镇安置36人。"
+    plain = pipeline.analyze(text).metrics
+    hinted = pipeline.analyze(text, source_region="山西省吕梁市").metrics
+    assert [m.region for m in plain] == ["", ""]
+    assert [(m.span, m.region, m.region_code) for m in hinted] == [
+        ("520个", "山西省吕梁市", "141100"), ("36人", "山西省吕梁市", "141100")]

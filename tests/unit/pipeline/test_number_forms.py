@@ -120,3 +120,26 @@ def test_a_full_width_comma_between_other_digit_runs_stays_a_comma():
 def test_a_half_width_full_stop_after_a_chinese_character_ends_a_sentence():
     assert rows("村里的路修好了.86户群众出行方便了。") == [("86户", 86.0, None, None, "户", "exact")]
     assert rows("版本v3.2个") == []  # after a Latin letter and a digit it is still a decimal point
+
+
+@pytest.mark.parametrize(("text", "span", "value", "qualifier", "subject"), [
+    ("石门县为每名参训学员发放生活补贴1500元/人。", "1500元/人", 1500, "exact", "石门县为每名参训学员发放生活补贴"),
+    ("易地搬迁户购房补助标准为2.4万元/户。", "2.4万元/户", 24000, "exact", "每户易地搬迁户购房补助标准"),
+    ("公益性岗位补贴按600元/人/月发放。", "600元/人/月", 600, "exact", "每人每月公益性岗位补贴按"),
+    ("村集体流转土地租金约为650元/亩。", "650元/亩", 650, "approx", "每亩村集体流转土地租金"),
+    ("脐橙收购价4.2元/斤左右。", "4.2元/斤左右", 4.2, "approx", "每斤脐橙收购价"),
+    ("脱贫户人均增收2300元/人。", "2300元/人", 2300, "exact", "脱贫户人均增收"),
+])
+def test_a_per_unit_rate_is_a_figure_in_its_numerators_unit(text, span, value, qualifier, subject):
+    [metric] = PIPELINE.analyze(text).metrics
+    assert (metric.span, metric.value, metric.unit, metric.qualifier, metric.subject) == (
+        span, value, "元", qualifier, subject)
+
+
+@pytest.mark.parametrize("text", ["全县贫困人口占比约1/5。", "统计时间为2023/12/31。", "网址为www.example.cn/news。"])
+def test_fractions_dates_and_paths_are_no_rates(text):
+    assert PIPELINE.analyze(text).metrics == []
+
+
+def test_a_rate_followed_by_a_number_is_no_rate():
+    assert [m.span for m in PIPELINE.analyze("收费标准为5元/3小时。").metrics] == []

@@ -119,3 +119,29 @@ def test_document_regions_carry_their_codes_in_the_same_order():
     found = document_regions("安康市紫阳县今年新建茶园2万亩。")
     assert found.codes == region_codes(found.names) and found.codes and all(len(c) == 6 for c in found.codes)
     assert region_codes(["陕西省安康市", "火星"]) == ["610900", ""]
+
+
+def test_the_source_region_files_an_article_that_names_no_place() -> None:
+    regions = document_regions("全县今年新建蔬菜大棚120座，带动脱贫户86户。", None, "河北省承德市")
+    assert (regions.main, regions.names, regions.codes) == ("河北省承德市", ["河北省承德市"], ["130800"])
+    assert document_regions("全县今年新建蔬菜大棚120座。").main == ""  # without it: nothing
+
+
+def test_the_source_region_is_more_specific_than_the_province_a_text_names() -> None:
+    regions = document_regions("河北省下达衔接资金后，全县新建蔬菜大棚120座。", None, "承德市")
+    assert (regions.main, regions.names) == ("河北省承德市", ["河北省承德市"])
+
+
+def test_a_text_about_another_place_or_a_county_inside_keeps_its_own_region() -> None:
+    elsewhere = document_regions("安康市平利县今年新建茶园3,200亩。", None, "河北省承德市")
+    assert elsewhere.main == "陕西省安康市平利县"
+    inside = document_regions("平利县今年新建茶园3,200亩。", None, "陕西省安康市")
+    assert inside.main == "陕西省安康市平利县"
+
+
+def test_a_source_region_is_read_in_short_forms_and_ignored_when_unknown() -> None:
+    from streams.pipeline.regions import source_region_of
+
+    assert source_region_of("甘肃定西").full_name == source_region_of("定西市").full_name == "甘肃省定西市"
+    assert source_region_of("洮岭县") is None and source_region_of("") is None and source_region_of(None) is None
+    assert document_regions("全镇新修产业路8公里。", None, "某某县").main == ""

@@ -38,6 +38,16 @@ async def test_same_result_as_in_process(process: AnalysisProcess) -> None:
     assert (got.kafka_partition, got.kafka_offset) == (2, 7)
 
 
+async def test_the_source_region_of_a_message_reaches_its_figures(process: AnalysisProcess) -> None:
+    text = "全县今年新建蔬菜大棚120座。"
+    payload = json.dumps({"doc_id": "d-2", "source": "test", "text": text, "source_region": "江西省赣州市"},
+                         ensure_ascii=False).encode()
+    got = await process.enrich(payload, max_doc_chars=10_000, partition=0, offset=1)
+    assert got.raw.source_region == "江西省赣州市"
+    assert [(m.span, m.region, m.region_code) for m in got.analysis.metrics] == [("120座", "江西省赣州市", "360700")]
+    assert (got.analysis.doc.regions, got.analysis.doc.region_codes) == (["江西省赣州市"], ["360700"])
+
+
 async def test_intake_errors_come_back_with_their_kind(process: AnalysisProcess) -> None:
     with pytest.raises(intake.IntakeError) as raised:
         await process.enrich(b"{not json", max_doc_chars=10_000, partition=0, offset=0)
