@@ -62,9 +62,11 @@ _NUMBER = re.compile(
     r"|百分之(?:[零〇一二两三四五六七八九十]+(?:点[零〇一二三四五六七八九]+)?|百)(?![零〇一二两三四五六七八九十百千])"
     r"|[零〇一二两三四五六七八九十百千]+点[零〇一二三四五六七八九]+(?![零〇一二两三四五六七八九十百千])"
     r"|[零〇一二两三四五六七八九十百千万亿]{2,}"
-    r"|(?<![零〇一二两三四五六七八九十百千万亿\d])[十百千万](?=[把来]))"
+    r"|(?<![零〇一二两三四五六七八九十百千万亿\d])[十百千万](?=[把来余多])"  # 百来人, 百余户, 千多名
+    r"|(?<=[上近])[百千万](?![零〇一二两三四五六七八九十百千亿\d]))"  # 上千人次, 近万名, 上千万元
 )
 _PERCENT_WORDS = "百分之"
+_MANY_WORDS = ("多个", "多项", "多家", "多种", "多少", "多名", "多万", "多数", "多元")
 _MAGNITUDES = {"十": 10.0, "百": 100.0, "千": 1000.0, "万": 10_000.0}
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
 _SINGLE_CN = re.compile(r"(?=[二两三四五六七八九十])(?<![零〇一二两三四五六七八九十百千万亿])[二两三四五六七八九十](?![零〇一二两三四五六七八九十百千万亿])")
@@ -383,6 +385,11 @@ class _Scanner:
             return self._finish(start, bare[0], low, high, bare[1], "approx" if approx else "exact", value)
         surface, base, factor = unit_info
         end = pos + len(surface)
+        if base == "%" and self.text.startswith("多", end) and not self.text.startswith(_MANY_WORDS, end):
+            end, approx = end + 1, True  # 30%多
+        if self.text[start] in _MAGNITUDES and _left_char(self.text, start) == "上" and first.factor == 1.0 \
+                and not self.text[start].isdigit():
+            start, approx = start - 1, True  # 上千人次, 上百户: as many as a round number
         per = ""
         rate = _PER_UNIT.match(self.text, end) if self.text.startswith("/", end) else None
         if rate is not None and not self.text[rate.end() : rate.end() + 1].isdigit():

@@ -23,7 +23,7 @@ MULTIPLIERS: dict[str, float] = {
 
 CN_NUMERAL_CHARS = "".join(CN_DIGITS) + "".join(CN_SMALL_UNITS) + "".join(CN_BIG_UNITS)
 _ARABIC = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+")
-_CN_RANGE = re.compile(r"^([一二三四五六七八九])([二两三四五六七八九])([十百千万])([万亿]?)$")
+_CN_RANGE = re.compile(r"^([一二两三四五六七八九])([二两三四五六七八九])([十百千万])([万亿]?)$")
 _CN_DECIMAL = re.compile(r"^([零〇一二两三四五六七八九十百千万亿]+)点([零〇一二三四五六七八九]+)$")
 _CN_DECIMAL_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 

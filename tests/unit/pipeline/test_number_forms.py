@@ -143,3 +143,35 @@ def test_fractions_dates_and_paths_are_no_rates(text):
 
 def test_a_rate_followed_by_a_number_is_no_rate():
     assert [m.span for m in PIPELINE.analyze("收费标准为5元/3小时。").metrics] == []
+
+
+@pytest.mark.parametrize(("text", "span", "value", "unit"), [
+    ("凤鸣镇今年有百余户群众搬进安置小区。", "百余户", 100, "户"),
+    ("县人社局全年开展技能培训上千人次。", "上千人次", 1000, "人次"),
+    ("松岭县近万名群众喝上了安全水。", "近万名", 10000, "人"),
+    ("合作社带动上百户脱贫户稳定增收。", "上百户", 100, "户"),
+    ("全乡十余个村建起了村级光伏电站。", "十余个", 10, "个"),
+    ("不少务工人员一年能挣上万元。", "上万元", 10000, "元"),
+])
+def test_bare_round_magnitudes_are_approximate_figures(text, span, value, unit):
+    [metric] = PIPELINE.analyze(text).metrics
+    assert (metric.span, metric.value, metric.unit, metric.qualifier) == (span, value, unit, "approx")
+
+
+@pytest.mark.parametrize("text", ["百余年来，这里的百姓靠天吃饭。", "千万不要轻信高息借贷。", "节日里万人空巷。",
+                                  "村里十多年没通公路。", "上千万元的项目正在论证。"])
+def test_magnitude_words_that_count_nothing_are_no_figures(text):
+    assert PIPELINE.analyze(text).metrics == []
+
+
+def test_a_range_may_begin_with_liang():
+    [metric] = PIPELINE.analyze("每户每年可增收两三千元。").metrics
+    assert (metric.span, metric.value, metric.value_low, metric.value_high, metric.qualifier) == (
+        "两三千元", 2500, 2000, 3000, "approx")
+
+
+def test_duo_after_a_percentage_makes_it_approximate():
+    [rate] = PIPELINE.analyze("今年桃源县蔬菜产值增长了12%多。").metrics
+    assert (rate.span, rate.value, rate.qualifier) == ("12%多", 12, "approx")
+    [other] = PIPELINE.analyze("占比提高了12%多个季度。").metrics
+    assert (other.span, other.qualifier) == ("12%", "exact")
