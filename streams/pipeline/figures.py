@@ -66,6 +66,11 @@ _NUMBER = re.compile(
     r"|(?<=[上近])[百千万](?![零〇一二两三四五六七八九十百千亿\d]))"  # 上千人次, 近万名, 上千万元
 )
 _PERCENT_WORDS = "百分之"
+_BUILD_VERBS = ("新建", "建成", "建设", "建起", "建立", "打造", "培育", "引进", "成立", "组建", "新增", "开办",
+                "开设", "设立", "创建", "扶持", "配备", "购置", "安装", "改造", "新修", "修建", "硬化", "挂牌")
+# words after a count unit that make it a duration, a slogan's or a manner, not a count
+_NOT_COUNTED_AFTER = ("月", "小时", "星期", "钟头", "年头", "季度", "工作日", "一", "确保", "维护", "方面", "层次",
+                      "环节", "阶段", "重点", "目标", "机制", "体系")
 _MANY_WORDS = ("多个", "多项", "多家", "多种", "多少", "多名", "多万", "多数", "多元")
 _MAGNITUDES = {"十": 10.0, "百": 100.0, "千": 1000.0, "万": 10_000.0}
 _MULTIPLIER = re.compile("|".join(sorted(MULTIPLIERS, key=len, reverse=True)))
@@ -305,7 +310,20 @@ class _Scanner:
             listed = self.text[after.end() :].rstrip("。！？!?")
             if not any(c in CLAUSE_DELIMS for c in listed) and len(_ENUM_AFTER_SPLIT.split(listed)) == value:
                 return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
+        if self._built_count(start, unit):
+            return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
         return None
+
+    def _built_count(self, start: int, unit: str) -> bool:
+        """``新建三个冷库``, ``培育两家龙头企业``: a single digit right after a verb of building or
+        founding, counting the noun after its unit — not a duration (两个月), a slogan (三个一批,
+        两个确保) or a pair of words (两个维护)."""
+        if not self.text.endswith(_BUILD_VERBS, 0, start):
+            return False
+        after = self.text[start + 1 + len(unit) : start + 4 + len(unit)]
+        if not after or not _CJK_CHAR.match(after) or after.startswith(_NOT_COUNTED_AFTER) or _HAS_NUMERAL.match(after):
+            return False
+        return not self.text.startswith(("“", "\"", "‘"), start + 1 + len(unit))
 
     def _number_at(self, pos: int) -> _Number | None:
         """A number (with multiplier and 余/多) at ``pos``."""

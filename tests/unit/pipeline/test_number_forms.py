@@ -175,3 +175,25 @@ def test_duo_after_a_percentage_makes_it_approximate():
     assert (rate.span, rate.value, rate.qualifier) == ("12%多", 12, "approx")
     [other] = PIPELINE.analyze("占比提高了12%多个季度。").metrics
     assert (other.span, other.qualifier) == ("12%", "exact")
+
+
+@pytest.mark.parametrize(("text", "span", "value", "unit"), [
+    ("云溪县今年新建三个冷链仓储中心。", "三个", 3, "个"),
+    ("全镇培育两家农产品加工龙头企业。", "两家", 2, "家"),
+    ("澜江县建成五座村级光伏电站。", "五座", 5, "座"),
+    ("县里新建两所乡镇幼儿园。", "两所", 2, "所"),
+])
+def test_a_single_digit_after_a_verb_of_building_counts_its_noun(text, span, value, unit):
+    [metric] = PIPELINE.analyze(text).metrics
+    assert (metric.span, metric.value, metric.unit, metric.qualifier) == (span, value, unit, "exact")
+
+
+@pytest.mark.parametrize("text", [
+    "车间新建两个月后就投产了。",  # a duration
+    "镇里要建立“三个一批”工作机制。",  # a slogan in quotes
+    "各村建立三个一批帮扶台账。",  # a slogan without quotes
+    "全县建立两个机制。",  # no countable thing
+    "他一家三口人住进了新房。",  # no verb of building; 口 is no unit
+])
+def test_single_digits_that_count_no_built_thing_are_no_figures(text):
+    assert PIPELINE.analyze(text).metrics == []
