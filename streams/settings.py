@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     door_port: int = 8070  # `newsetl ingest-server`
     door_token: SecretStr = SecretStr("")  # when set, POST /documents needs `Authorization: Bearer <token>`
     door_max_bytes: int = 32 * 1024 * 1024  # larger request bodies get 413
+
+    @field_validator("kafka_heartbeat_seconds")
+    @classmethod
+    def _heartbeat_within_session(cls, value: float, info: ValidationInfo) -> float:
+        # Kafka expects a few heartbeats per session; one that misses the session is refused
+        session = info.data.get("kafka_session_timeout_seconds")
+        if session is not None and value * 3 > session:
+            raise ValueError(f"must be at most a third of the session timeout ({session} s)")
+        return value
 
     @field_validator("kafka_broker")
     @classmethod

@@ -68,8 +68,14 @@ def replicas_line(replicas: list[PartitionReplicas]) -> str:
 
 
 def print_fleet(settings: Settings, console: Console) -> None:
-    """Print the topics' replication and the worker group; one line each when Kafka cannot say."""
+    """Print the topics' replication and the worker group; one line each when Kafka cannot say.
+    Every node of a local cluster is a bootstrap address, so this works while one is down."""
     from aiokafka.errors import GroupCoordinatorNotAvailableError
+
+    from streams.local.kafka import bootstrap
+
+    settings = settings.model_copy(
+        update={"kafka_broker": ";".join(f"kafka://{a}" for a in bootstrap(settings).split(","))})
 
     try:
         console.print(replicas_line(asyncio.run(asyncio.wait_for(describe_replicas(settings), TIMEOUT))), highlight=False)

@@ -155,7 +155,7 @@ def status() -> None:
         raise typer.Exit(1)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, add_help_option=False)
 @friendly
 def kafka(
     ctx: typer.Context,

@@ -445,6 +445,9 @@ def up(settings: Settings, progress: Progress | None = None, brokers: int | None
             _wait_ready(settings, name, proc, deadline, check)
             say(f"{name} ready")
     except BaseException:
+        for _name, proc, _, _ in started:  # all at once (see down)
+            if proc.poll() is None:
+                _signal(proc.pid, signal.SIGTERM)
         for name, proc, _, _ in started:
             if proc.poll() is None:
                 _stop_pid(settings, name, proc.pid, 10.0)

@@ -190,7 +190,7 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
     # An indent marks a new paragraph only where some lines are not indented: a layout that
     # indents every physical line (some e-paper exports) says nothing about paragraphs.
     nonempty = [raw for raw in lines if raw.strip()]
-    indents_mark = not nonempty or sum(1 for raw in nonempty if _INDENT.match(raw)) < 0.8 * len(nonempty)
+    indents_mark = len(nonempty) < 4 or sum(1 for raw in nonempty if _INDENT.match(raw)) < 0.8 * len(nonempty)
     for raw in lines:
         indented = indents_mark and bool(_INDENT.match(raw))
         line = raw.strip()
@@ -201,7 +201,7 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
         # a table row is a line of its own: never joined to its caption, head or next row; a
         # number broken from its unit (3,200⏎  亩) is one token whatever the indent
         if current and ((indented and not number_split) or _is_final(current) or not (join_open or number_split)
-                        or row or current_is_row):
+                        or row or current_is_row or (not indents_mark and _is_heading(current))):
             paragraphs.append(current)
             current = ""
         current = _join(current, line) if current else line
@@ -209,6 +209,15 @@ def _merge_lines(lines: list[str], join_open: bool = True) -> list[str]:
     if current:
         paragraphs.append(current)
     return paragraphs
+
+
+_HEADING = re.compile(r"^(?:[一二三四五六七八九十]{1,3}、|[(（][一二三四五六七八九十\d]{1,3}[)）]|\d{1,2}[、.．](?!\d)|第[一二三四五六七八九十\d]{1,3}[章节部分])")
+
+
+def _is_heading(current: str) -> bool:
+    """``一、产业发展`` / ``（二）稳岗就业``: a short numbered heading on a line of its own (where
+    indents say nothing, it would otherwise run into the paragraph after it)."""
+    return len(current) <= 24 and bool(_HEADING.match(current))
 
 
 def _number_split(current: str, line: str) -> bool:

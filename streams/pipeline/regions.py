@@ -538,7 +538,9 @@ def document_regions(text: str, title: str | None = None, source_region: str | N
     names = most_specific(kept) or (most_specific(titled) if not passing else [])
     names += [n for n in most_specific(passing) if n not in names]
     source = source_region_of(source_region)
-    if source is not None:
+    if source is not None and all(_contains(name, source) for name in most_specific(kept)):
+        # the text names no place of its own (partners, destinations and venues aside), or only
+        # places containing the source's: a province round-up that names its cities keeps them
         current = region_by_name(main) if main else None
         if current is None or _is_ancestor(current, source):
             main = source.full_name

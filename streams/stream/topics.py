@@ -7,6 +7,8 @@ from the earliest offset; the DLQ keeps 30 days. Replication follows the cluster
 
 from __future__ import annotations
 
+import logging
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -15,6 +17,7 @@ from streams.stream.kafka_clients import with_admin
 
 FOREVER = "-1"
 THIRTY_DAYS_MS = str(30 * 24 * 3600 * 1000)
+log = logging.getLogger("newsetl.topics")
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
@@ -44,6 +47,13 @@ async def ensure_topics(settings: Settings) -> list[str]:
             for name, config in topic_configs(settings).items()
             if name not in existing
         ]
+        registered = len((await admin.describe_cluster())["brokers"])
+        expected = max(settings.kafka_brokers, len(settings.bootstrap_servers.split(",")))
+        if wanted and registered < expected:
+            # a topic keeps the replication it is created with: say so while a broker is down
+            log.warning("creating topics while brokers are missing", extra={
+                "topics": [t.name for t in wanted], "replication_factor": factor,
+                "registered_brokers": registered, "expected_brokers": expected})
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -60,6 +60,9 @@ def test_bad_replay_time_is_one_line():
         ("NEWSETL_CLICKHOUSE_URL", "localhost:8123", "NEWSETL_CLICKHOUSE_URL: 'localhost:8123' is not an http(s) URL"),
         ("NEWSETL_CLICKHOUSE_URL", "http://h:port", "NEWSETL_CLICKHOUSE_URL: 'http://h:port' has an invalid port"),
         ("NEWSETL_TOPIC_PARTITIONS", "four", "NEWSETL_TOPIC_PARTITIONS: Input should be a valid integer"),
+        ("NEWSETL_KAFKA_HEARTBEAT_SECONDS", "4",
+         "NEWSETL_KAFKA_HEARTBEAT_SECONDS: must be at most a third of the session timeout (8.0 s)"),
+        ("NEWSETL_KAFKA_BROKERS", "12", "NEWSETL_KAFKA_BROKERS: Input should be less than or equal to 9"),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_the_variable(monkeypatch, variable, value, message):

@@ -108,3 +108,14 @@ def test_table_rows_stay_lines_of_their_own():
         "全年茶叶综合产值达到9.2亿元，同比增长6%。",
     ]
 
+
+
+def test_short_blocks_and_numbered_headings_keep_their_breaks_where_every_line_is_indented() -> None:
+    two = normalize("\u3000\u3000二、稳岗就业\n\u3000\u3000全县新增就业岗位500个。")
+    assert [p.text for p in two.paragraphs] == ["二、稳岗就业", "全县新增就业岗位500个。"]
+    titled = normalize("\u3000\u3000桃源县召开产业推进会\n\u3000\u3000今年新修产业路12公里。")
+    assert [p.text for p in titled.paragraphs] == ["桃源县召开产业推进会", "今年新修产业路12公里。"]
+    long = normalize("\u3000\u3000（一）特色产业\n\u3000\u3000全县新栽茶苗1,200\n\u3000\u3000亩，带动农户\n"
+                     "\u3000\u3000340户。\n\u3000\u3000（二）稳岗就业\n\u3000\u3000新增就业860人。")
+    assert [p.text for p in long.paragraphs] == ["（一）特色产业", "全县新栽茶苗1,200亩，带动农户340户。",
+                                                 "（二）稳岗就业", "新增就业860人。"]

@@ -197,3 +197,16 @@ def test_a_single_digit_after_a_verb_of_building_counts_its_noun(text, span, val
 ])
 def test_single_digits_that_count_no_built_thing_are_no_figures(text):
     assert PIPELINE.analyze(text).metrics == []
+
+
+@pytest.mark.parametrize("text", [
+    "冷库新建三个多月后投入使用。", "厂房建成两个半月后投产。", "合作社新增两个以上。", "要建设两个层面的帮扶体系。",
+    "夜晚的县城晚上万家灯火。", "茶园附近万亩林地得到保护。",
+])
+def test_durations_and_words_ending_in_shang_or_jin_are_no_figures(text):
+    assert PIPELINE.analyze(text).metrics == []
+
+
+def test_shang_ending_a_word_stays_out_of_the_span():
+    [metric] = PIPELINE.analyze("直播间线上千余人同时观看。").metrics
+    assert (metric.span, metric.value, metric.qualifier) == ("千余人", 1000, "approx")

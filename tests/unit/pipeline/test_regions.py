@@ -145,3 +145,14 @@ def test_a_source_region_is_read_in_short_forms_and_ignored_when_unknown() -> No
     assert source_region_of("甘肃定西").full_name == source_region_of("定西市").full_name == "甘肃省定西市"
     assert source_region_of("洮岭县") is None and source_region_of("") is None and source_region_of(None) is None
     assert document_regions("全镇新修产业路8公里。", None, "某某县").main == ""
+
+
+def test_a_round_up_naming_other_cities_keeps_them_whatever_the_source() -> None:
+    from streams.pipeline.analyzer import Pipeline
+
+    text = "河北省今年新建蔬菜大棚5000座，其中张家口市新建120座，保定市新建80座。"
+    pipeline = Pipeline(code_version="x")
+    hinted = [(m.span, m.region) for m in pipeline.analyze(text, source_region="河北省承德市").metrics]
+    assert hinted == [(m.span, m.region) for m in pipeline.analyze(text).metrics]
+    assert ("120座", "河北省张家口市") in hinted and not any(r == "河北省承德市" for _, r in hinted)
+    assert document_regions(text, None, "河北省承德市").main == "河北省"
