@@ -178,3 +178,16 @@ def topic_size(settings: Settings, topic: str) -> int:
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def stable_members(settings: Settings) -> int:
+    """Members of the workers' group once it is stable (0 before it exists or while it rebalances)."""
+    from aiokafka.errors import KafkaError
+
+    from streams.stream.fleet import describe_group
+
+    try:
+        report = asyncio.run(describe_group(settings, topics=[settings.raw_topic]))
+    except KafkaError:
+        return 0  # no group yet: the offsets topic appears with the first one
+    return len(report.members) if report.state == "Stable" else 0

@@ -20,6 +20,7 @@ from tests.integration.etl_helpers import (
     read_topic,
     scalar,
     send_raw,
+    stable_members,
     stop_clickhouse,
     topic_size,
 )
@@ -174,6 +175,10 @@ def test_two_workers_in_one_group_process_everything_once(stack, worker_factory)
     docs = generated_documents(2000)
     expected_metrics = expected_for_generated(settings, docs)
     first, second = worker_factory(settings, "a"), worker_factory(settings, "b")
+    # both in the group before anything is sent, or the first could finish alone before the
+    # second joins (on a busy machine a worker's start-up takes seconds)
+    poll(lambda: stable_members(settings) == 2, 180, "both workers in the group",
+         on_timeout=lambda: first.log_tail() + second.log_tail())
     send_generated(settings, docs)
     poll(lambda: scalar(settings, "SELECT count() FROM documents_latest") >= 2000, 400, "2,000 documents",
          on_timeout=lambda: first.log_tail() + second.log_tail())
