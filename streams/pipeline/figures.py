@@ -66,11 +66,6 @@ _NUMBER = re.compile(
     r"|(?<=[上近])[百千万](?![零〇一二两三四五六七八九十百千亿\d]))"  # 上千人次, 近万名, 上万元
 )
 _PERCENT_WORDS = "百分之"
-_BUILD_VERBS = ("新建", "建成", "建设", "建起", "建立", "打造", "培育", "引进", "成立", "组建", "新增", "开办",
-                "开设", "设立", "创建", "扶持", "配备", "购置", "安装", "改造", "新修", "修建", "硬化", "挂牌")
-# words after a count unit that make it a duration, a slogan's or a manner, not a count
-_NOT_COUNTED_AFTER = ("月", "小时", "星期", "钟头", "年头", "季度", "工作日", "一", "确保", "维护", "方面", "层次",
-                      "层面", "环节", "阶段", "重点", "目标", "机制", "体系", "以上", "以下", "左右")
 # 上 before a round magnitude means "as many as" (上千人次) unless it ends a word (晚上, 线上, 会上)
 _UP_WORD_ENDS = set("晚线会网路马早身以之加桌山镇村县街楼台世史手头面墙天地市省区乡组队厂场")
 # 近 before one: "nearly", unless it ends a word (附近, 最近, 靠近)
@@ -322,11 +317,11 @@ class _Scanner:
         """``新建三个冷库``, ``培育两家龙头企业``: a single digit right after a verb of building or
         founding, counting the noun after its unit — not a duration (两个月), a slogan (三个一批,
         两个确保) or a pair of words (两个维护)."""
-        if not self.text.endswith(_BUILD_VERBS, 0, start):
+        if not self.text.endswith(self.lex.build_verbs, 0, start):
             return False
         after = self.text[start + 1 + len(unit) : start + 4 + len(unit)]
-        if (not after or not _CJK_CHAR.match(after) or after.startswith(_NOT_COUNTED_AFTER) or _HAS_NUMERAL.match(after)
-                or after[0] in "多半"):  # 三个多月, 两个半小时: durations
+        if (not after or not _CJK_CHAR.match(after) or after.startswith(self.lex.built_count_not_after)
+                or _HAS_NUMERAL.match(after) or after[0] in "多半"):  # 三个多月, 两个半小时: durations
             return False
         return not self.text.startswith(("“", "\"", "‘"), start + 1 + len(unit))
 
@@ -410,7 +405,7 @@ class _Scanner:
         end = pos + len(surface)
         if base == "%" and self.text.startswith("多", end) and not self.text.startswith(_MANY_WORDS, end):
             end, approx = end + 1, True  # 30%多
-        if self.text[start] in _MAGNITUDES and not self.text[start].isdigit():
+        if self.text[start] in _MAGNITUDES:
             before = _left_char(self.text, start)
             word_end = before in "上近" and _left_char(self.text, start - 1) in (
                 _UP_WORD_ENDS if before == "上" else _NEAR_WORD_ENDS)

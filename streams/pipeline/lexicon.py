@@ -108,6 +108,8 @@ class MetricLexicon:
     bare_count_nouns_before: dict[str, tuple[str, ...]] = field(default_factory=dict)
     enumerated_count_units: tuple[str, ...] = ()
     head_noun_units: frozenset[str] = frozenset()
+    build_verbs: tuple[str, ...] = ()
+    built_count_not_after: tuple[str, ...] = ()
     qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
     unit_regex: re.Pattern[str] = field(default=re.compile(r"(?!)"), compare=False)
@@ -192,6 +194,8 @@ def lexicon_from_dict(data: dict, name: str = "metrics.json") -> MetricLexicon:
         qualifier_verbs=tuple(data.get("qualifier_verbs", ())),
         name_suffixes=tuple(data.get("name_suffixes", ())),
         excluded_after_ge=tuple(data.get("excluded_after_ge", ())),
+        build_verbs=tuple(data.get("build_verbs", ())),
+        built_count_not_after=tuple(data.get("built_count_not_after", ())),
         metric_rules=rules,
         metric_topics=dict(data.get("metric_topics", {})),
         topic_rules=tuple(TopicRule(r["topic"], tuple(r["keywords"])) for r in data["topic_rules"]),

@@ -72,6 +72,8 @@ class MetricsRules(_Strict):
     qualifier_verbs: list[str] = []
     name_suffixes: list[str] = []
     excluded_after_ge: list[str] = []
+    build_verbs: list[str] = []
+    built_count_not_after: list[str] = []
     metric_rules: list[MetricRuleModel]
     metric_topics: dict[str, TopicOrOther] = {}
     topic_rules: list[TopicRuleModel]
