@@ -67,6 +67,10 @@ def replicas_line(replicas: list[PartitionReplicas]) -> str:
     return line
 
 
+def _reason(exc: BaseException) -> str:
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
+
+
 def print_fleet(settings: Settings, console: Console) -> None:
     """Print the topics' replication and the worker group; one line each when Kafka cannot say.
     Every node of a local cluster is a bootstrap address, so this works while one is down."""
@@ -80,7 +84,7 @@ def print_fleet(settings: Settings, console: Console) -> None:
     try:
         console.print(replicas_line(asyncio.run(asyncio.wait_for(describe_replicas(settings), TIMEOUT))), highlight=False)
     except Exception as exc:  # noqa: BLE001 - status reports, it does not fail on this part
-        console.print(f"topics: unknown ({(str(exc).strip() or type(exc).__name__).splitlines()[0]})", highlight=False)
+        console.print(f"topics: unknown ({_reason(exc)})", highlight=False)
 
     try:
         report = asyncio.run(asyncio.wait_for(describe_group(settings), TIMEOUT))
@@ -89,8 +93,7 @@ def print_fleet(settings: Settings, console: Console) -> None:
         console.print(f"worker group {settings.worker_group}: no worker has joined yet", highlight=False)
         return
     except Exception as exc:  # noqa: BLE001 - status reports, it does not fail on this part
-        reason = str(exc).strip() or type(exc).__name__
-        console.print(f"worker group {settings.worker_group}: unknown ({reason.splitlines()[0]})", highlight=False)
+        console.print(f"worker group {settings.worker_group}: unknown ({_reason(exc)})", highlight=False)
         return
     for table in fleet_tables(report):
         console.print(table)

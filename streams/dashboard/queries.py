@@ -102,22 +102,21 @@ FACT_DATES: Final = """
     toDate(ifNull(first_published, toDateTime64(0, 3, 'UTC'))) BETWEEN {date_from:Date} AND {date_to:Date}
 """
 
-# ``year`` is the written year of a row, ``ref_year`` the year it is filed under.
-METRIC_FILTER: Final = """
+# The filters metric rows and facts share (an empty choice is no filter).
+_WHAT_AND_WHERE: Final = """
     ({topic:String} = '' OR topic = {topic:String})
     AND ({metric:String} = '' OR metric = {metric:String})
     AND ({unit:String} = '' OR unit = {unit:String})
-    AND ({region:String} = '' OR region = {region:String})
+    AND ({region:String} = '' OR region = {region:String})"""
+
+# ``year`` is the written year of a row, ``ref_year`` the year it is filed under.
+METRIC_FILTER: Final = _WHAT_AND_WHERE + """
     AND ({year:UInt16} = 0 OR year = {year:UInt16})
     AND ({ref_year:UInt16} = 0 OR ref_year = {ref_year:UInt16})
     AND """ + ROW_DATES
 
 # Facts have no written year: the year filter of the totals is the reference year.
-FACT_FILTER: Final = """
-    ({topic:String} = '' OR topic = {topic:String})
-    AND ({metric:String} = '' OR metric = {metric:String})
-    AND ({unit:String} = '' OR unit = {unit:String})
-    AND ({region:String} = '' OR region = {region:String})
+FACT_FILTER: Final = _WHAT_AND_WHERE + """
     AND ({ref_year:UInt16} = 0 OR ref_year = {ref_year:UInt16})
     AND ({flag:String} = '' OR has(flags, {flag:String}))
     AND """ + FACT_DATES

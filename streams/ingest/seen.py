@@ -20,12 +20,10 @@ import time
 from dataclasses import asdict, dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
-from streams.stream.kafka_clients import make_admin, make_consumer
-from streams.stream.topics import cluster_replication
+from streams.stream.kafka_clients import make_consumer
+from streams.stream.topics import create_missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +164,5 @@ def _entry(value: bytes | None) -> SeenEntry | None:
 
 async def ensure_seen_topic(settings: Settings) -> None:
     """Create the compacted seen topic (one partition) when missing."""
-    admin = make_admin(settings)
-    await admin.start()
-    try:
-        name = seen_topic(settings)
-        if name in set(await admin.list_topics()):
-            return
-        factor, min_isr = await cluster_replication(admin)
-        config = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "3600000",
-                  "min.insync.replicas": str(min_isr)}
-        try:
-            await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=factor, topic_configs=config)])
-        except TopicAlreadyExistsError:
-            pass  # created concurrently by another follower
-    finally:
-        await admin.close()
+    config = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "3600000"}
+    await create_missing(settings, {seen_topic(settings): (1, config)})

@@ -47,6 +47,7 @@ from streams.settings import Settings
 POM = "pom.xml"
 SERVER_PROPERTIES = "server.properties"
 MARKER = ".complete"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 LAYOUT = "cluster.json"
 BROKER_HEAP = "-Xmx512m"
 TOOL_HEAP = "-Xmx256m"
@@ -315,7 +316,7 @@ def bootstrap(settings: Settings) -> str:
     starts even while the first node is down."""
     configured = settings.bootstrap_servers.split(",")
     host, _ = settings.kafka_host_port
-    local = [node.address for node in nodes(settings)] if host in ("127.0.0.1", "localhost", "::1") else []
+    local = [node.address for node in nodes(settings)] if host in LOOPBACK else []
     return ",".join(dict.fromkeys(configured + local))
 
 
@@ -382,12 +383,18 @@ def metadata_brokers(host: str, port: int, timeout: float = 2.0) -> list[tuple[i
     return brokers
 
 
+def registered_brokers(host: str, port: int, timeout: float = 2.0) -> set[int]:
+    """The node ids of the brokers the one at ``host:port`` sees registered; empty when it does
+    not answer."""
+    try:
+        return {node_id for node_id, _, _ in metadata_brokers(host, port, timeout)}
+    except (OSError, ConnectionError, struct.error):
+        return set()
+
+
 def probe(host: str, port: int, timeout: float = 2.0) -> bool:
     """True when the broker answers a Metadata request listing at least one live broker."""
-    try:
-        return bool(metadata_brokers(host, port, timeout))
-    except (OSError, ConnectionError, struct.error):
-        return False
+    return bool(registered_brokers(host, port, timeout))
 
 
 def main(argv: list[str] | None = None) -> int:

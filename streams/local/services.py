@@ -23,7 +23,6 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import sysconfig
@@ -47,7 +46,6 @@ CLICKHOUSE = "clickhouse"
 KAFKA_START_TIMEOUT = 90.0
 CLICKHOUSE_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 Progress = Callable[[str], None]
 
@@ -298,10 +296,7 @@ def _kafka_statuses(settings: Settings) -> list[ServiceStatus]:
     statuses = []
     for node in cluster:
         pid = _running_pid(settings, node.name)
-        try:
-            registered = {broker[0] for broker in kafka.metadata_brokers(node.host, node.port)}
-        except (OSError, ConnectionError, struct.error):
-            registered = set()
+        registered = kafka.registered_brokers(node.host, node.port)
         healthy = bool(registered)
         detail = _status_detail(pid, healthy, _log_file(settings, node.name).parent)
         if healthy and len(cluster) > 1:
@@ -334,7 +329,7 @@ def status(settings: Settings) -> list[ServiceStatus]:
 
 
 def _start_kafka(settings: Settings, node: kafka.Node, count: int, progress: Progress) -> subprocess.Popen[bytes]:
-    if node.host not in LOOPBACK:
+    if node.host not in kafka.LOOPBACK:
         raise ServiceError(f"NEWSETL_KAFKA_BROKER points at {node.host}: `newsetl up` only runs a local broker")
     _check_ports([(node.host, node.port), (node.host, node.controller_port)])
     kafka.prepare(settings, progress, node, count)
@@ -349,7 +344,7 @@ def _start_kafka(settings: Settings, node: kafka.Node, count: int, progress: Pro
 
 def _start_clickhouse(settings: Settings, progress: Progress) -> subprocess.Popen[bytes]:
     host, port = settings.clickhouse_host_port
-    if host not in LOOPBACK:
+    if host not in kafka.LOOPBACK:
         raise ServiceError(f"NEWSETL_CLICKHOUSE_URL points at {host}: `newsetl up` only runs a local endpoint")
     _check_ports([(host, port)])
     home = clickhouse_dir(settings)
@@ -459,13 +454,7 @@ def _node_ready(node: kafka.Node, count: int) -> Callable[[], bool]:
     """Ready when the node answers and sees every node of the cluster registered (before that a
     topic with three replicas cannot be created)."""
 
-    def check() -> bool:
-        try:
-            return len(kafka.metadata_brokers(node.host, node.port, timeout=1.0)) >= count
-        except (OSError, ConnectionError, struct.error):
-            return False
-
-    return check
+    return lambda: len(kafka.registered_brokers(node.host, node.port, timeout=1.0)) >= count
 
 
 def start_broker(settings: Settings, node_id: int, progress: Progress | None = None) -> ServiceStatus:
@@ -483,21 +472,18 @@ def start_broker(settings: Settings, node_id: int, progress: Progress | None = N
 
 
 def _stop_pid(settings: Settings, name: str, pid: int, timeout: float) -> str:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+    _signal(pid, signal.SIGTERM)
     outcome = "stopped"
     try:
         poll_until(lambda: not process_alive(pid), timeout, f"{name} to stop",
                    backoff=Backoff(start=0.05, cap=0.3, factor=1.5))
     except PollTimeout:
-        try:
-            os.kill(pid, signal.SIGKILL)
+        if _signal(pid, signal.SIGKILL):
             outcome = "killed"
-            poll_until(lambda: not process_alive(pid), 5, f"{name} to die", backoff=Backoff(start=0.05, cap=0.05))
-        except (ProcessLookupError, PollTimeout):
-            pass
+            try:
+                poll_until(lambda: not process_alive(pid), 5, f"{name} to die", backoff=Backoff(start=0.05, cap=0.05))
+            except PollTimeout:
+                pass
     child = _children.pop(pid, None)
     if child is not None:
         child.poll()
@@ -528,8 +514,10 @@ def down(settings: Settings, progress: Progress | None = None) -> list[ServiceSt
     return status(settings)
 
 
-def _signal(pid: int, signum: int) -> None:
+def _signal(pid: int, signum: int) -> bool:
+    """Send ``signum``; False when the process is gone already."""
     try:
         os.kill(pid, signum)
     except ProcessLookupError:
-        pass
+        return False
+    return True

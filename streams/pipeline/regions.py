@@ -535,10 +535,11 @@ def document_regions(text: str, title: str | None = None, source_region: str | N
     lead = [region for start, region in counted if start < LEAD_CHARS and start not in demoted]
     ancestors = [region for start, region in resolved if start in written_with and start not in demoted]
     main = main_region_of(titled * TITLE_WEIGHT + lead + kept, ancestors) if (kept or titled) else ""
-    names = most_specific(kept) or (most_specific(titled) if not passing else [])
+    specific = most_specific(kept)
+    names = specific or (most_specific(titled) if not passing else [])
     names += [n for n in most_specific(passing) if n not in names]
     source = source_region_of(source_region)
-    if source is not None and all(_contains(name, source) for name in most_specific(kept)):
+    if source is not None and all(_contains(name, source) for name in specific):
         # the text names no place of its own (partners, destinations and venues aside), or only
         # places containing the source's: a province round-up that names its cities keeps them
         current = region_by_name(main) if main else None

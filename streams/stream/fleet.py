@@ -103,10 +103,14 @@ async def describe_group(settings: Settings, group: str | None = None, topics: l
     consumer = make_consumer(settings, None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for topic in wanted for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+        def partitions() -> list[TopicPartition]:
+            return [TopicPartition(topic, p) for topic in wanted for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+        tps = partitions()
         if not tps:
             await consumer.topics()  # fetches the metadata of every topic
-            tps = [TopicPartition(topic, p) for topic in wanted for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            tps = partitions()
         ends = await consumer.end_offsets(tps) if tps else {}
     finally:
         await consumer.stop()

@@ -35,33 +35,39 @@ async def cluster_replication(admin: AIOKafkaAdminClient) -> tuple[int, int]:
     return Settings.replication(len(cluster["brokers"]))
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create any missing newsetl topic; returns the names created now."""
+async def create_missing(settings: Settings, wanted: dict[str, tuple[int, dict[str, str]]]) -> list[str]:
+    """Create the topics of ``wanted`` (name → (partitions, config)) that do not exist yet, with
+    the replication of the cluster as it is now; returns the names created now."""
 
-    async def ensure(admin: AIOKafkaAdminClient) -> list[str]:
+    async def create(admin: AIOKafkaAdminClient) -> list[str]:
         existing = set(await admin.list_topics())
-        factor, min_isr = await cluster_replication(admin)
-        wanted = [
-            NewTopic(name, num_partitions=settings.topic_partitions, replication_factor=factor,
-                     topic_configs=config | {"min.insync.replicas": str(min_isr)})
-            for name, config in topic_configs(settings).items()
-            if name not in existing
-        ]
+        missing = {name: spec for name, spec in wanted.items() if name not in existing}
+        if not missing:
+            return []
         registered = len((await admin.describe_cluster())["brokers"])
+        factor, min_isr = Settings.replication(registered)
         expected = max(settings.kafka_brokers, len(settings.bootstrap_servers.split(",")))
-        if wanted and registered < expected:
+        if registered < expected:
             # a topic keeps the replication it is created with: say so while a broker is down
             log.warning("creating topics while brokers are missing", extra={
-                "topics": [t.name for t in wanted], "replication_factor": factor,
+                "topics": list(missing), "replication_factor": factor,
                 "registered_brokers": registered, "expected_brokers": expected})
-        if wanted:
-            try:
-                await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process
-        return [topic.name for topic in wanted]
+        try:
+            await admin.create_topics([
+                NewTopic(name, num_partitions=partitions, replication_factor=factor,
+                         topic_configs=config | {"min.insync.replicas": str(min_isr)})
+                for name, (partitions, config) in missing.items()])
+        except TopicAlreadyExistsError:
+            pass  # created concurrently by another process
+        return list(missing)
 
-    return await with_admin(settings, ensure)
+    return await with_admin(settings, create)
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create any missing newsetl topic; returns the names created now."""
+    return await create_missing(settings, {name: (settings.topic_partitions, config)
+                                           for name, config in topic_configs(settings).items()})
 
 
 async def topic_replication(settings: Settings) -> int:

@@ -181,7 +181,8 @@ def topic_size(settings: Settings, topic: str) -> int:
 
 
 def stable_members(settings: Settings) -> int:
-    """Members of the workers' group once it is stable (0 before it exists or while it rebalances)."""
+    """Members of the workers' group once it is stable with every news.raw partition owned (0
+    before it exists or while it rebalances)."""
     from aiokafka.errors import KafkaError
 
     from streams.stream.fleet import describe_group
@@ -190,4 +191,5 @@ def stable_members(settings: Settings) -> int:
         report = asyncio.run(describe_group(settings, topics=[settings.raw_topic]))
     except KafkaError:
         return 0  # no group yet: the offsets topic appears with the first one
-    return len(report.members) if report.state == "Stable" else 0
+    owned = all(p.owner is not None for p in report.partitions)
+    return len(report.members) if report.state == "Stable" and owned else 0

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from streams.bench.etl import generated_documents
 from streams.local import kafka, services
@@ -36,7 +35,7 @@ from streams.stream.fleet import describe_group, describe_replicas
 from streams.stream.kafka_clients import make_producer
 from streams.stream.topics import ensure_topics
 from tests.integration.conftest import KAFKA_LIBS, REPO, free_ports
-from tests.integration.etl_helpers import WorkerProcess, isolated, poll, scalar, topic_size
+from tests.integration.etl_helpers import WorkerProcess, isolated, poll, scalar, stable_members, topic_size
 
 BROKERS = 3
 PARTITIONS = 12
@@ -139,14 +138,7 @@ def start_workers(settings: Settings, tmp_path: Path, count: int, first: int = 0
 
 
 def wait_members(settings: Settings, count: int, timeout: float, workers: list[WorkerProcess]) -> None:
-    def ready() -> bool:
-        try:
-            report = asyncio.run(describe_group(settings, topics=[settings.raw_topic]))
-        except GroupCoordinatorNotAvailableError:
-            return False  # the offsets topic appears with the first group
-        owners = {p.owner for p in report.partitions}
-        return report.state == "Stable" and len(report.members) == count and None not in owners
-    poll(ready, timeout, f"{count} workers sharing every partition", interval=0.5,
+    poll(lambda: stable_members(settings) == count, timeout, f"{count} workers sharing every partition", interval=0.5,
          on_timeout=lambda: worker_logs(workers))
 
 

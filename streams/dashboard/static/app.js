@@ -345,14 +345,8 @@
         return tr;
       }));
     }
-    const last = Math.min(state.offset + PAGE, state.total);
-    $("#page-info").textContent = state.total ? (state.offset + 1) + "–" + last + " / " + formatNumber(state.total) : "0";
-    $("#prev").disabled = state.offset === 0;
-    $("#next").disabled = last >= state.total;
-    document.querySelectorAll("#metrics-table th[data-sort]").forEach((th) => {
-      th.classList.toggle("sorted", th.dataset.sort === state.sort);
-      th.classList.toggle("asc", th.dataset.sort === state.sort && state.order === "asc");
-    });
+    pager("", state, state.total);
+    markSorted("metrics-table", state);
   }
 
   // --- facts table -----------------------------------------------------------------------------
@@ -361,6 +355,14 @@
     $("#" + prefix + "page-info").textContent = total ? (page.offset + 1) + "–" + last + " / " + formatNumber(total) : "0";
     $("#" + prefix + "prev").disabled = page.offset === 0;
     $("#" + prefix + "next").disabled = last >= total;
+  }
+
+  // the header of the column a table is sorted by, and its direction
+  function markSorted(tableId, sorting) {
+    document.querySelectorAll("#" + tableId + " th[data-sort]").forEach((th) => {
+      th.classList.toggle("sorted", th.dataset.sort === sorting.sort);
+      th.classList.toggle("asc", th.dataset.sort === sorting.sort && sorting.order === "asc");
+    });
   }
 
   const day = (v) => (v ? v.slice(0, 10) : "–");
@@ -395,10 +397,7 @@
       }));
     }
     pager("facts-", f, f.total);
-    document.querySelectorAll("#facts-table th[data-sort]").forEach((th) => {
-      th.classList.toggle("sorted", th.dataset.sort === f.sort);
-      th.classList.toggle("asc", th.dataset.sort === f.sort && f.order === "asc");
-    });
+    markSorted("facts-table", f);
   }
 
   // A fact's source sentences: every mention, each linking to its document.
