@@ -2,8 +2,9 @@
 
 Each figure gets ``subject`` (its words before/after it, trimmed; a short growth rate's is
 prefixed with the subject of the figure before it), ``metric``/``topic`` as its clause gave them
-(:mod:`streams.pipeline.figures`) — a figure whose clause names neither takes the topic of its
-paragraph when the classifier gave that paragraph exactly one — ``region`` (全省/全市 → that ancestor of the document region;
+(:mod:`streams.pipeline.figures`) — a figure whose clause names neither, or only an area or an
+investment, takes the topic of its paragraph when the classifier gave that paragraph exactly one
+(not forest land; an investment followed by what it buys takes the topic of those words) — ``region`` (全省/全市 → that ancestor of the document region;
 else a region named in the sentence, else the paragraph, inside the document region; else the
 document region) and its years.
 
@@ -76,7 +77,7 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
                 basis = "written"
             subject = _subject(figure, previous_subject, lexicon)
             previous_subject = subject
-            topic = _topic(figure, sentence.paragraph_index, paragraph_topics)
+            topic = _topic(figure, text, sentence.paragraph_index, paragraph_topics, lexicon)
             region = context.for_figure(sentence, figure.left, figure.start, figure.unit)
             # positional, in the field order of Metric (a keyword call of 18 arguments costs more)
             metrics.append(Metric(
@@ -104,18 +105,37 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
 
 _SCOPE_NOUN = re.compile(r"^(?:(?:贫困|脱贫|行政|重点|建档立卡|易地搬迁)?(?:村|乡|镇|县|社区)|(?:集中|移民)?安置[点区])")
 _NOT_TOPICAL_UNITS = ("公里", "千米", "米", "km")
+# keys that say how much, not of what: their topic comes from the words around them
+_OPEN_METRICS = frozenset({"other", "area", "investment"})
+_SENTENCE_PART_END = re.compile(r"[；;。！？!?]")
 
 
-def _topic(figure: Figure, paragraph_index: int, paragraph_topics: list[tuple[str, ...]] | None) -> str:
-    if figure.topic != "other" or figure.metric != "other" or paragraph_topics is None:
+def _topic(figure: Figure, text: str, paragraph_index: int, paragraph_topics: list[tuple[str, ...]] | None,
+           lexicon: MetricLexicon) -> str:
+    if figure.topic != "other" or figure.metric not in _OPEN_METRICS or paragraph_topics is None:
         return figure.topic
     # villages and townships counted are where the work happens, not what it is about; lengths
-    # are roads and pipes, which no topic owns
-    if figure.unit in _NOT_TOPICAL_UNITS or _SCOPE_NOUN.match(figure.right.lstrip()):
+    # are roads and pipes, and forest land is ecology, which no topic owns
+    if (figure.unit in _NOT_TOPICAL_UNITS or _SCOPE_NOUN.match(figure.right.lstrip())
+            or (figure.metric == "area" and lexicon.no_topic_land and _names_any(figure.right, lexicon.no_topic_land))):
         return figure.topic
+    if figure.metric == "investment":
+        # 投资810万元，对205个村卫生室进行改造: money's topic is what it is spent on, in its own
+        # clause or the clauses after it up to the sentence part's end; only a total closing its
+        # sentence part (总投资6592.11万元。) sums up what came before, which is the paragraph's
+        if figure.right.strip():
+            return figure.topic
+        end = first_delim_after(text, figure.end)
+        if end < len(text) and not _SENTENCE_PART_END.match(text, end):
+            stop = _SENTENCE_PART_END.search(text, end)
+            return lexicon.topic_of(text[end : stop.start() if stop else len(text)]) or figure.topic
     if 0 <= paragraph_index < len(paragraph_topics) and len(paragraph_topics[paragraph_index]) == 1:
         return paragraph_topics[paragraph_index][0]
     return figure.topic
+
+
+def _names_any(text: str, words: tuple[str, ...]) -> bool:
+    return any(word in text for word in words)
 
 
 _SAME_PER = {"人": ("每名", "每位", "每个人"), "名": ("每人",), "年": ("每年度",)}

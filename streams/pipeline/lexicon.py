@@ -110,6 +110,7 @@ class MetricLexicon:
     head_noun_units: frozenset[str] = frozenset()
     build_verbs: tuple[str, ...] = ()
     built_count_not_after: tuple[str, ...] = ()
+    no_topic_land: tuple[str, ...] = ()
     qualifier_noun_heads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     rules_by_unit: dict[str, tuple[MetricRule, ...]] = field(default_factory=dict)
     unit_regex: re.Pattern[str] = field(default=re.compile(r"(?!)"), compare=False)
@@ -196,6 +197,7 @@ def lexicon_from_dict(data: dict, name: str = "metrics.json") -> MetricLexicon:
         excluded_after_ge=tuple(data.get("excluded_after_ge", ())),
         build_verbs=tuple(data.get("build_verbs", ())),
         built_count_not_after=tuple(data.get("built_count_not_after", ())),
+        no_topic_land=tuple(data.get("no_topic_land", ())),
         metric_rules=rules,
         metric_topics=dict(data.get("metric_topics", {})),
         topic_rules=tuple(TopicRule(r["topic"], tuple(r["keywords"])) for r in data["topic_rules"]),

@@ -74,6 +74,7 @@ class MetricsRules(_Strict):
     excluded_after_ge: list[str] = []
     build_verbs: list[str] = []
     built_count_not_after: list[str] = []
+    no_topic_land: list[str] = []
     metric_rules: list[MetricRuleModel]
     metric_topics: dict[str, TopicOrOther] = {}
     topic_rules: list[TopicRuleModel]

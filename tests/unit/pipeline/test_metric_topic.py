@@ -47,6 +47,24 @@ def test_lengths_are_not_filed_under_the_paragraph_topic():
     assert _topics(text, [("产业",)]) == {"6.5公里": "other"}
 
 
+def test_an_area_takes_its_paragraph_topic_unless_it_is_forest_land():
+    text = "石门乡今年的烟叶面积达到3200亩。另有1500亩荒山完成造林，600亩纳入生态公益林管护。"
+    assert _topics(text, [("产业",)]) == {"3200亩": "产业", "1500亩": "other", "600亩": "other"}
+
+
+def test_an_investment_is_filed_under_what_it_is_spent_on():
+    # the clauses after the money up to the semicolon say what it buys: a clinic is health, a
+    # water project no topic, whatever the paragraph is about
+    text = "投资460万元，为沿河各村新建标准化卫生室；投资95万元，新修蓄水池；投资1200万元改造乡村公路。"
+    assert _topics(text, [("教育",)]) == {"460万元": "健康", "95万元": "other", "1200万元": "other"}
+
+
+def test_a_total_investment_closing_its_sentence_takes_the_paragraph_topic():
+    text = "全县改造薄弱学校19所，新建塑胶跑道8条，总投资3275万元。"
+    assert _topics(text, [("教育",)])["3275万元"] == "教育"
+    assert _topics(text, [("教育", "健康")])["3275万元"] == "other"
+
+
 def test_topical_money_and_domain_words_of_the_clause():
     # no paragraph topics: the clause's own words decide
     assert _topics("村民在合作社打零工每天能挣150元。", None) == {"150元": "就业"}
