@@ -16,4 +16,4 @@ def test_seed_paragraph_topics_micro_f1():
         for line in score.errors:
             print("  ", line)
     assert not [e for s in per_article.values() for e in s.errors if "UNMAPPED" in e]
-    assert total.f1 >= 0.9
+    assert total.f1 >= 0.91  # 0.913 now; 0.905 when issue 8 was filed: it must not fall below
