@@ -70,12 +70,16 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
         previous_subject: str | None = None
         marks = time_marks(text, group.blocked, [f.start for f in group.figures])
         per_year = distributed_years(text, [f.start for f in group.figures]) if "分别" in text else {}
-        for figure in group.figures:
+        figures = group.figures
+        header = _table_header(paragraphs, sentence.paragraph_index) if _CELL_GAP.search(text) else None
+        for at, figure in enumerate(figures):
             year, ref_year, basis = date_figure(governing(marks, figure.start), dates)
             if figure.start in per_year:
                 year = ref_year = per_year[figure.start]
                 basis = "written"
-            subject = _subject(figure, previous_subject, lexicon)
+            subject = _subject(figure, previous_subject, lexicon, _pair_of(text, figures, at))
+            if header is not None:
+                subject = _table_cell_subject(text, figure.start, header) or subject
             previous_subject = subject
             topic = _topic(figure, text, sentence.paragraph_index, paragraph_topics, lexicon)
             region = context.for_figure(sentence, figure.left, figure.start, figure.unit)
@@ -141,14 +145,94 @@ def _names_any(text: str, words: tuple[str, ...]) -> bool:
 _SAME_PER = {"人": ("每名", "每位", "每个人"), "名": ("每人",), "年": ("每年度",)}
 
 
-def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon) -> str:
+_CELL_GAP = re.compile(r"[ \t\u3000]+")  # (normalize has folded a layout's runs of spaces to one)
+_GENERIC_HEADERS = frozenset({"数值", "数量", "数据", "数", "值", "单位", "指标", "合计", "备注"})
+_ROW_LABEL_NOISE = re.compile(r"^(?:其中|内)[：:]?|[（(][^）)]*[）)]")
+
+
+def _cells(line: str) -> list[tuple[int, str]]:
+    """The cells of a table line with their offsets."""
+    cells, at = [], 0
+    for gap in _CELL_GAP.finditer(line):
+        if line[at : gap.start()].strip():
+            cells.append((at, line[at : gap.start()].strip()))
+        at = gap.end()
+    if line[at:].strip():
+        cells.append((at, line[at:].strip()))
+    return cells
+
+
+def _table_header(paragraphs: list[Paragraph], index: int) -> list[str] | None:
+    """The column names of the table a row belongs to: the nearest line above it, across the
+    table's other rows, whose cells hold no figure (``产品名称　产量　单位　比上年增长``)."""
+    for back in range(index - 1, max(index - 40, -1), -1):
+        line = paragraphs[back].text
+        cells = [cell for _, cell in _cells(line)]
+        if len(cells) < 2:
+            return None
+        if not any(char.isdigit() for char in line):
+            return cells
+    return None
+
+
+def _table_cell_subject(row: str, position: int, header: list[str]) -> str | None:
+    """A table cell's subject: its row label and, unless generic, its column's name
+    (``玉米　7.14　万吨`` under ``产量`` → 玉米产量)."""
+    cells = _cells(row)
+    column = sum(1 for start, _ in cells if start <= position) - 1
+    if column < 1 or len(cells) != len(header) or any(char.isdigit() for char in cells[0][1]):
+        return None
+    label = _ROW_LABEL_NOISE.sub("", cells[0][1]).strip()
+    if not label:
+        return None
+    name = header[column]
+    return label if name in _GENERIC_HEADERS else label + name
+
+
+_HOUSEHOLDS_OR_PEOPLE = ("户", "人")
+_PEOPLE_NOUN = re.compile(r"(?:人口|人员|群众|人)$")
+_HOUSEHOLD_NOUN = re.compile(r"户$")
+
+
+def _pair_of(text: str, figures: list[Figure], at: int) -> Figure | None:
+    """The figure counting the same group in the other unit right next to ``figures[at]``:
+    9,146户4.12万人 (households, then people, as one phrase)."""
+    figure = figures[at]
+    if figure.unit not in _HOUSEHOLDS_OR_PEOPLE:
+        return None
+    for other in (figures[at + 1] if at + 1 < len(figures) else None, figures[at - 1] if at else None):
+        if other is None or other.unit == figure.unit or other.unit not in _HOUSEHOLDS_OR_PEOPLE:
+            continue
+        first, second = (figure, other) if other.start > figure.start else (other, figure)
+        if second.start - first.end <= 1 and not text[first.end : second.start].strip("、 "):
+            return other
+    return None
+
+
+def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon, pair: Figure | None = None) -> str:
     """What ``figure`` counts: its words before it, completed by the noun after a count unit;
-    a growth rate with few words of its own continues ``previous`` (the figure before it)."""
+    a growth rate with few words of its own continues ``previous`` (the figure before it).
+    Households and people counted as a pair (2964户6796名贫困人口) share their words, each with its
+    own noun: 贫困户 for the households, 贫困人口 for the people."""
     subject = strip_subject(figure.left, lexicon)
-    if figure.unit in _COUNTED_UNITS and figure.right:
-        noun = strip_subject(figure.right, lexicon)
+    right = figure.right
+    if pair is not None:
+        later = pair if pair.start > figure.start else figure
+        right = later.right  # the words after the pair, not the other figure's unit
+        if not subject and pair.start < figure.start:
+            subject = strip_subject(pair.left, lexicon)
+    if figure.unit in _COUNTED_UNITS and right:
+        noun = strip_subject(right, lexicon)
         subject = (subject + noun)[:24] if len(subject) < 6 else subject
-    if figure.metric == "growth_rate" and previous is not None and len(subject) <= 6:
+    if subject and figure.unit == "户" and "户" not in subject:
+        subject = _PEOPLE_NOUN.sub("户", subject) if _PEOPLE_NOUN.search(subject) else subject + "户"
+    if pair is not None and subject:
+        if figure.unit == "户":
+            subject = _PEOPLE_NOUN.sub("户", subject) if _PEOPLE_NOUN.search(subject) else (
+                subject if "户" in subject else subject + "户")
+        elif _HOUSEHOLD_NOUN.search(subject):
+            subject = subject[:-1] + "人口"
+    if figure.metric == "growth_rate" and previous is not None and len(subject) <= 6 and not subject.startswith(previous):
         subject = previous + subject
     if figure.per:  # a per-unit rate: 每人, 每户每年, unless the words say so already (人均, 每户, 每名)
         said = "".join(f"每{d}" for d in figure.per.split("/")

@@ -240,3 +240,39 @@ def test_cadre_training_and_industry_beneficiaries_topics() -> None:
 def test_a_zero_width_space_inside_a_number_does_not_change_its_value():
     metrics = run("今年镇里共投入产业奖补资金3\u200b0万元。")
     assert [(m.value, m.unit, m.span) for m in metrics] == [(300000, "元", "30万元")]
+
+
+def subjects(text: str) -> dict[str, str]:
+    return {m.span: m.subject for m in run(text)}
+
+
+def test_households_and_people_counted_as_a_pair_share_their_words_with_their_own_noun() -> None:
+    assert subjects("全乡累计减贫1,318户4,062名贫困人口，搬迁群众406户1,530人。") == {
+        "1,318户": "减贫贫困户", "4,062名": "减贫贫困人口", "406户": "搬迁户", "1,530人": "搬迁群众",
+    }  # fmt: skip
+    assert subjects("建档立卡贫困户215户793人。") == {"215户": "建档立卡贫困户", "793人": "建档立卡贫困人口"}
+
+
+def test_a_household_count_names_households() -> None:
+    assert subjects("今年新识别监测对象47户。") == {"47户": "识别监测对象户"}
+    assert subjects("已消除返贫风险的有39户。")["39户"].endswith("户")
+
+
+def test_a_table_cell_is_its_row_label_and_column_name() -> None:
+    text = (
+        "表3　2024年全镇特色农产品产量\n"
+        "品种　产量　单位　比上年增长\n"
+        "茶叶　0.86　万吨　6.1%\n"
+        "其中：红茶（干茶）　0.41　万吨　2.5%\n"
+        "指标　数值　单位\n"
+        "食用菌　1.2　万吨\n"
+    )
+    assert subjects(text) == {
+        "0.86 万吨": "茶叶产量", "6.1%": "茶叶比上年增长", "0.41 万吨": "红茶产量", "2.5%": "红茶比上年增长",
+        "1.2 万吨": "食用菌",
+    }  # fmt: skip
+
+
+def test_a_subject_does_not_end_with_a_particle_or_a_from() -> None:
+    assert subjects("全镇贫困发生率由12.6%降至0.3%。")["12.6%"] == "贫困发生率"
+    assert subjects("村里种了80亩。")["80亩"] == "村里种"
