@@ -97,6 +97,7 @@ _PER_UNIT = re.compile(r"(?:/(?:人次|人|户|亩|名|位|年|月|天|日|周|�
 _GAP_ONLY_CONNECTIVES = re.compile(r"[、和及与或以\s]*")
 _GENERIC_METRICS = ("other", "poverty_population", "poverty_households")
 _FROM = re.compile(r"[从由][^，,；;。\d]{0,6}$")
+_AFTER_SPOKEN_SUM = frozenset("了呢啊吧哩嘞哟呀的")
 _INHERIT_PREFIXES = (
     "其中", "较", "比", "同比", "相比", "降至", "降到", "下降到", "下降至", "提高到", "提高至", "提升到", "增加到", "增至", "上升到", "上升至",
 )  # fmt: skip
@@ -418,8 +419,8 @@ class _Scanner:
         if rate is not None and not self.text[rate.end() : rate.end() + 1].isdigit():
             # a rate is a figure in its numerator's unit; the subject says 每人/每户 (context)
             per, end = rate.group()[1:], rate.end()
-        if surface.startswith("块") and value < 10_000:
-            return None  # 块 is money only in sums of 万 (两万多块, 万把块): 3块地 counts plots
+        if surface.startswith("块") and value < 10_000 and not self._spoken_money(surface, value, end):
+            return None  # 3块地, 一块牌子: pieces
         if surface == "户" and self.text.startswith("次", end):
             return None  # 户次 (visits to households) is no base unit
         if base == "个" and any(self.text.startswith(w, end) for w in self.lex.excluded_after_ge):
@@ -433,6 +434,14 @@ class _Scanner:
         if low is not None and high is not None:
             low, high = low * factor, high * factor
         return self._finish(start, end, low, high, base, "approx" if approx else "exact", value * factor, per)
+
+    def _spoken_money(self, surface: str, value: float, end: int) -> bool:
+        """块 under 10,000 is money as 块钱, or from 100 on when no noun follows (卖了八千多块。):
+        3块地 and 两块牌子 count pieces."""
+        if surface == "块钱":
+            return True
+        after = self.text[end : end + 1]
+        return value >= 100 and (not after or not _CJK_CHAR.match(after) or after in _AFTER_SPOKEN_SUM)
 
     def _unit_cell(self, start: int, pos: int) -> tuple[int, float, tuple[str, str, float]] | None:
         """``粮食　15.62　万吨　3.4%``: in a table row (or text spaced out as ``投入 500 万元``) the

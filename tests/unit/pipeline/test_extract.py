@@ -168,7 +168,7 @@ def test_single_chinese_digit_summing_up_an_enumeration() -> None:
 def test_names_quotes_and_category_qualifiers() -> None:
     assert run("完成五十亩、南村、长岭背等村的改造。") == []
     assert run("确定了“突出重点，推进7项重点工作”的总体思路。") == []
-    assert run("俺就卖了3000多块钱。") == []
+    assert brief(run("俺就卖了3000多块钱。")) == [("3000多块钱", 3000, "元", "approx")]  # spoken 块 is 元
     assert brief(run("缺资金23户36人，自身发展动力不足6户22人，人均年收入不足4000元。")) == [
         ("23户", 23, "户", "exact"), ("36人", 36, "人", "exact"), ("6户", 6, "户", "exact"),
         ("22人", 22, "人", "exact"), ("不足4000元", 4000, "元", "at_most"),

@@ -77,8 +77,12 @@ def test_colloquial_round_numbers_are_approximate(text, span, value):
     assert rows(text) == [(span, value, None, None, unit, "approx")]
 
 
-def test_small_kuai_sums_and_pieces_are_not_money():
-    assert rows("分到了3块地和两千块钱。") == []
+def test_spoken_kuai_sums_are_money_and_pieces_are_not():
+    # the devset README: colloquial 块 is 元 (issue 8: 八千多块, 千把块); a noun after 块 counts pieces
+    assert rows("分到了3块地和两千块钱。") == [("两千块钱", 2000.0, None, None, "元", "exact")]
+    assert rows("一年能挣八千多块。") == [("八千多块", 8000.0, None, None, "元", "approx")]
+    assert rows("一个月千把块，不多。") == [("千把块", 1000.0, None, None, "元", "approx")]
+    assert rows("门口挂了两块牌子，院里码着五百块砖。") == []
 
 
 def test_range_with_liang_in_text():
