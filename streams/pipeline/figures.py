@@ -310,9 +310,23 @@ class _Scanner:
             listed = self.text[after.end() :].rstrip("。！？!?")
             if not any(c in CLAUSE_DELIMS for c in listed) and len(_ENUM_AFTER_SPLIT.split(listed)) == value:
                 return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
-        if self._built_count(start, unit):
+        if self._built_count(start, unit) or self._pointed_count(start, unit):
             return _Quantity(start, start + 1 + len(unit), float(value), None, None, unit, "exact")
         return None
+
+    def _pointed_count(self, start: int, unit: str) -> bool:
+        """``这两笔钱``, ``那三家合作社``: a single digit after 这/那 counting the noun after its unit
+        (not 这两个月, 这三个一批)."""
+        if start == 0 or self.text[start - 1] not in "这那":
+            return False
+        return self._counts_a_noun(start, unit)
+
+    def _counts_a_noun(self, start: int, unit: str) -> bool:
+        after = self.text[start + 1 + len(unit) : start + 4 + len(unit)]
+        if (not after or not _CJK_CHAR.match(after) or after.startswith(self.lex.built_count_not_after)
+                or _HAS_NUMERAL.match(after) or after[0] in "多半"):  # 三个多月, 两个半小时: durations
+            return False
+        return not self.text.startswith(("“", "\"", "‘"), start + 1 + len(unit))
 
     def _built_count(self, start: int, unit: str) -> bool:
         """``新建三个冷库``, ``培育两家龙头企业``: a single digit right after a verb of building or
@@ -320,11 +334,7 @@ class _Scanner:
         两个确保) or a pair of words (两个维护)."""
         if not self.text.endswith(self.lex.build_verbs, 0, start):
             return False
-        after = self.text[start + 1 + len(unit) : start + 4 + len(unit)]
-        if (not after or not _CJK_CHAR.match(after) or after.startswith(self.lex.built_count_not_after)
-                or _HAS_NUMERAL.match(after) or after[0] in "多半"):  # 三个多月, 两个半小时: durations
-            return False
-        return not self.text.startswith(("“", "\"", "‘"), start + 1 + len(unit))
+        return self._counts_a_noun(start, unit)
 
     def _number_at(self, pos: int) -> _Number | None:
         """A number (with multiplier and 余/多) at ``pos``."""

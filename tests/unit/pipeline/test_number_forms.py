@@ -192,6 +192,20 @@ def test_a_single_digit_after_a_verb_of_building_counts_its_noun(text, span, val
     assert (metric.span, metric.value, metric.unit, metric.qualifier) == (span, value, unit, "exact")
 
 
+@pytest.mark.parametrize(("text", "span", "value", "unit"), [
+    ("这两笔钱，一笔还了贷款，一笔给孩子交了学费。", "两笔", 2, "笔"),
+    ("那三家合作社今年都分了红。", "三家", 3, "家"),
+])
+def test_a_single_digit_after_zhe_or_na_counts_its_noun(text, span, value, unit):
+    [metric] = PIPELINE.analyze(text).metrics
+    assert (metric.span, metric.value, metric.unit, metric.qualifier) == (span, value, unit, "exact")
+
+
+@pytest.mark.parametrize("text", ["这两个月雨水多，茶叶减产。", "这一个村就有好几户。", "这两笔，他记得清清楚楚。"])
+def test_zhe_or_na_before_a_duration_an_article_or_no_noun_is_no_figure(text):
+    assert PIPELINE.analyze(text).metrics == []
+
+
 @pytest.mark.parametrize("text", [
     "车间新建两个月后就投产了。",  # a duration
     "镇里要建立“三个一批”工作机制。",  # a slogan in quotes
