@@ -52,7 +52,7 @@ _CN_YEAR_DIGITS = str.maketrans("〇零一二三四五六七八九", "0012345678
 _YEAR_BLOCKERS = ("较", "比", "与", "同", "相比", "对比")
 _YEAR_BLOCKER_ENDS = frozenset(w[-1] for w in _YEAR_BLOCKERS)  # the characters a blocker ends with
 _YEAR_NAME_WORDS = ("会议", "方案", "要点", "计划", "规划", "意见", "通知", "办法", "大会")
-_COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支")
+_COUNTED_UNITS = ("人", "户", "个", "家", "所", "座", "处", "支", "项", "条", "套", "台", "册", "场", "笔")
 
 
 def attach_context(found: list[SentenceFigures], regions: DocumentRegions, paragraphs: list[Paragraph],
@@ -77,7 +77,7 @@ def attach_context(found: list[SentenceFigures], regions: DocumentRegions, parag
             if figure.start in per_year:
                 year = ref_year = per_year[figure.start]
                 basis = "written"
-            subject = _subject(figure, previous_subject, lexicon, _pair_of(text, figures, at))
+            subject = _subject(figure, previous_subject, lexicon, _pair_of(text, figures, at), text)
             if header is not None:
                 subject = _table_cell_subject(text, figure.start, header) or subject
             previous_subject = subject
@@ -190,6 +190,8 @@ def _table_cell_subject(row: str, position: int, header: list[str]) -> str | Non
 
 
 _HOUSEHOLDS_OR_PEOPLE = ("户", "人")
+_CONJUNCTIONS = ("和", "及", "与", "以及", "、")
+_JOINS_NEXT_FIGURE = re.compile(r"(?:以及|和|及|与|、)(?=[\d一二两三四五六七八九十百千万])")
 _PEOPLE_NOUN = re.compile(r"(?:人口|人员|群众|人)$")
 _HOUSEHOLD_NOUN = re.compile(r"户$")
 
@@ -209,29 +211,34 @@ def _pair_of(text: str, figures: list[Figure], at: int) -> Figure | None:
     return None
 
 
-def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon, pair: Figure | None = None) -> str:
-    """What ``figure`` counts: its words before it, completed by the noun after a count unit;
+def _subject(figure: Figure, previous: str | None, lexicon: MetricLexicon, pair: Figure | None = None,
+             text: str = "") -> str:
+    """What ``figure`` counts: its words before it, completed by the noun after a count unit (or
+    that noun alone when the words before it are another figure's: 36项重点任务和19项阶段任务);
     a growth rate with few words of its own continues ``previous`` (the figure before it).
     Households and people counted as a pair (2964户6796名贫困人口) share their words, each with its
     own noun: 贫困户 for the households, 贫困人口 for the people."""
     subject = strip_subject(figure.left, lexicon)
     right = figure.right
+    later = figure
     if pair is not None:
         later = pair if pair.start > figure.start else figure
         right = later.right  # the words after the pair, not the other figure's unit
         if not subject and pair.start < figure.start:
             subject = strip_subject(pair.left, lexicon)
-    if figure.unit in _COUNTED_UNITS and right:
-        noun = strip_subject(right, lexicon)
-        subject = (subject + noun)[:24] if len(subject) < 6 else subject
+    joined = _JOINS_NEXT_FIGURE.search(text, later.end, later.end + len(right) + 1) if text else None
+    if joined is not None:
+        right = right[: joined.start() - later.end]  # 36项重点任务和19项…: its noun ends at the 和
+    noun = strip_subject(right, lexicon) if figure.unit in _COUNTED_UNITS and right else ""
+    if noun and figure.left.endswith(_CONJUNCTIONS):
+        subject = noun[:24]
+    elif noun and len(subject) < 6:
+        subject = (subject + noun)[:24]
     if subject and figure.unit == "户" and "户" not in subject:
+        # a household count names households (识别监测对象47户 → 识别监测对象户; 贫困人口…户 → 贫困户)
         subject = _PEOPLE_NOUN.sub("户", subject) if _PEOPLE_NOUN.search(subject) else subject + "户"
-    if pair is not None and subject:
-        if figure.unit == "户":
-            subject = _PEOPLE_NOUN.sub("户", subject) if _PEOPLE_NOUN.search(subject) else (
-                subject if "户" in subject else subject + "户")
-        elif _HOUSEHOLD_NOUN.search(subject):
-            subject = subject[:-1] + "人口"
+    if pair is not None and figure.unit != "户" and _HOUSEHOLD_NOUN.search(subject):
+        subject = subject[:-1] + "人口"
     if figure.metric == "growth_rate" and previous is not None and len(subject) <= 6 and not subject.startswith(previous):
         subject = previous + subject
     if figure.per:  # a per-unit rate: 每人, 每户每年, unless the words say so already (人均, 每户, 每名)

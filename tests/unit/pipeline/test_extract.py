@@ -276,3 +276,10 @@ def test_a_table_cell_is_its_row_label_and_column_name() -> None:
 def test_a_subject_does_not_end_with_a_particle_or_a_from() -> None:
     assert subjects("全镇贫困发生率由12.6%降至0.3%。")["12.6%"] == "贫困发生率"
     assert subjects("村里种了80亩。")["80亩"] == "村里种"
+
+
+def test_a_count_joined_to_the_next_by_he_keeps_its_own_noun() -> None:
+    assert subjects("乡里确定了12项帮扶措施和5项考核指标。") == {"12项": "乡里确定帮扶措施", "5项": "考核指标"}
+    assert subjects("全年举办7场招聘会及3场直播带岗活动。") == {"7场": "全年举办招聘会", "3场": "直播带岗活动"}
+    # an enumeration of nouns after one count stays whole
+    assert subjects("为356名高血压、糖尿病患者建立健康档案。")["356名"].startswith("高血压、糖尿病患者")
