@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     worker_group: str = "newsetl-worker"
     metrics_port: int = 9464
     dashboard_port: int = 8050
+    # The dashboard reads a cached copy of the views (streams/dashboard/cache.py), rebuilt when the
+    # data changed: checked this often, and never sooner than the last build took.
+    dashboard_refresh_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "WARNING"
     # --- `newsetl follow` and the HTTP door (streams/ingest) ---------------------------------
     # Sent with every request, so site operators can see who fetches and how to reach us.

@@ -111,6 +111,7 @@ def bench_all(settings: Settings, docs: int = 2000, dashboard_rows: int = 1_000_
         "latency": latency,
         "dashboard_api_s": queries,
         "dashboard_fill_s": round(dashboard.get("fill:seconds", 0.0), 1),
+        "dashboard_cache_build_s": round(dashboard.get("cache:build_seconds", 0.0), 1),
         "dashboard_rows": dashboard_rows,
         "ratios": ratios,
         "met": {key: (value <= TARGETS[key] if key in ("latency_p95_s", "worker_rss_mb", "dashboard_max_s")
@@ -153,6 +154,8 @@ def markdown(result: dict[str, Any]) -> str:
         ("worker peak RSS", f"{ratios['worker_rss_mb']} MB", "", "≤ 400 MB", mark("worker_rss_mb")),
         (f"dashboard API queries at {result.get('dashboard_rows', 1_000_000):,} metric rows (median of 3)",
          f"max {ratios['dashboard_max_s']} s", "", "≤ 0.1 s each", mark("dashboard_max_s")),
+        ("the dashboard's cache generation those queries read (built after data changes, in the background)",
+         f"{result.get('dashboard_cache_build_s', 0.0)} s to build", "", "", ""),
     ]
     lines = [f"Machine: {result['machine']}; {result['when']}; corpus {result['corpus_documents']} documents "
              f"({text['megabytes']} MB).", "",

@@ -16,14 +16,34 @@ document's ``published_at``, a fact by its ``first_published``; an undated row r
 
 Totals (by region, by year, the map, the metric choices) count facts (``facts_latest``: a figure
 repeated by several documents counts once), not metric rows.
+
+Tables: a query names what it reads by key (``{facts}``, ``{metrics}``, …). The dashboard fills
+them with the tables of a cache generation (:mod:`streams.dashboard.cache`: the views copied,
+milliseconds a query at a million rows); without one, :data:`LIVE_TABLES` names the views
+themselves (exact, slower). ``facet_totals`` exists only in a generation.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CACHE_TABLE = re.compile(r"^dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")  # streams.dashboard.cache.TABLE_NAME
+
+#: What each table key of the queries reads without a cache generation: the views themselves.
+LIVE_TABLES: Final[dict[str, str]] = {
+    "facts": "facts_latest",
+    "mentions": "fact_mentions",
+    "flagged": "flagged_metrics",
+    "metrics": "metrics_latest",
+    "documents": "documents_latest",
+    "topic_shares_daily": "dash_topic_shares_daily",
+    "topic_shares_weekly": "dash_topic_shares_weekly",
+    "top_subjects": "dash_top_subjects",
+    "documents_daily": "dash_documents_daily",
+}
 
 #: Sort keys the metrics table accepts (API name → SQL expression over metrics_latest).
 SORT_COLUMNS: Final[dict[str, str]] = {
@@ -49,10 +69,10 @@ FACT_SORT_COLUMNS: Final[dict[str, str]] = {
     "unit": "unit",
     "subject": "subject",
 }
-#: Granularities of the topic share chart (API name → (view, date column)).
+#: Granularities of the topic share chart (API name → (table key, date column)).
 GRANULARITIES: Final[dict[str, tuple[str, str]]] = {
-    "day": ("dash_topic_shares_daily", "day"),
-    "week": ("dash_topic_shares_weekly", "week"),
+    "day": ("topic_shares_daily", "day"),
+    "week": ("topic_shares_weekly", "week"),
 }
 #: What the topic share chart counts (API name → column of the dash_topic_shares_* views):
 #: paragraph characters (the default: a paragraph weighs its length), paragraphs, figures, documents.
@@ -83,23 +103,28 @@ DIVISION_SCOPE: Final[dict[str, str]] = {
 MIN_DATE: Final = "1970-01-01"
 MAX_DATE: Final = "2149-06-06"
 
-# The {col} / {view} / {measure} identifiers come from GRANULARITIES and TOPIC_MEASURES only.
+# The {col} / {measure} identifiers and the {series} table key come from GRANULARITIES and
+# TOPIC_MEASURES only.
 TOPIC_SERIES: Final = """
 SELECT {col} AS period, topic, sum({measure}) AS value
-FROM {db}.{view}
+FROM {db}.{series}
 WHERE {col} BETWEEN {date_from:Date} AND {date_to:Date}
 GROUP BY period, topic
 HAVING value > 0
 ORDER BY period, topic
 """
 
-#: A metric row's date: its document's publication date (undated: MIN_DATE).
+#: A metric row's date: its document's publication date (undated: MIN_DATE); a fact's: the first
+#: publication of any of its mentions. A cache generation has them as a ``day`` column.
+LIVE_DAYS: Final[dict[str, str]] = {
+    "row_day": "toDate(ifNull(published_at, toDateTime64(0, 3, 'UTC')))",
+    "fact_day": "toDate(ifNull(first_published, toDateTime64(0, 3, 'UTC')))",
+}
 ROW_DATES: Final = """
-    toDate(ifNull(published_at, toDateTime64(0, 3, 'UTC'))) BETWEEN {date_from:Date} AND {date_to:Date}
+    {row_day} BETWEEN {date_from:Date} AND {date_to:Date}
 """
-#: A fact's date: the first publication of any of its mentions (undated: MIN_DATE).
 FACT_DATES: Final = """
-    toDate(ifNull(first_published, toDateTime64(0, 3, 'UTC'))) BETWEEN {date_from:Date} AND {date_to:Date}
+    {fact_day} BETWEEN {date_from:Date} AND {date_to:Date}
 """
 
 # The filters metric rows and facts share (an empty choice is no filter).
@@ -123,8 +148,18 @@ FACT_FILTER: Final = _WHAT_AND_WHERE + """
 
 METRIC_CHOICES: Final = """
 SELECT metric, unit, count() AS facts, sum(mentions) AS mentions
-FROM {db}.facts_latest
+FROM {db}.{facts}
 WHERE ({topic:String} = '' OR topic = {topic:String}) AND """ + FACT_DATES + """
+GROUP BY metric, unit
+ORDER BY metric = 'other', facts DESC, mentions DESC, metric, unit
+LIMIT 300
+"""
+
+# The same without a date range, from the generation's pre-aggregated facet totals.
+METRIC_CHOICES_ALL: Final = """
+SELECT metric, unit, sum(facts) AS facts, sum(mentions) AS mentions
+FROM {db}.{facet_totals}
+WHERE ({topic:String} = '' OR topic = {topic:String})
 GROUP BY metric, unit
 ORDER BY metric = 'other', facts DESC, mentions DESC, metric, unit
 LIMIT 300
@@ -135,9 +170,13 @@ LIMIT 300
 # server derives the topic, region, year and metric·unit lists from it.
 FACETS: Final = """
 SELECT topic, region, ref_year, metric, unit, count() AS facts, sum(mentions) AS mentions
-FROM {db}.facts_latest
+FROM {db}.{facts}
 WHERE """ + FACT_DATES + """
 GROUP BY topic, region, ref_year, metric, unit
+"""
+
+FACETS_ALL: Final = """
+SELECT topic, region, ref_year, metric, unit, facts, mentions FROM {db}.{facet_totals}
 """
 
 # The latest value of a group is the value of the fact last published (ties: highest fact_id).
@@ -146,7 +185,7 @@ _LATEST = "argMax(value, (ifNull(last_published, toDateTime64(0, 3, 'UTC')), fac
 BY_REGION: Final = """
 SELECT if(region = '', '(未知)', region) AS label, sum(value) AS total, count() AS facts,
        sum(mentions) AS mentions, """ + _LATEST + """ AS latest
-FROM {db}.facts_latest
+FROM {db}.{facts}
 WHERE """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY total DESC, label
@@ -158,7 +197,7 @@ LIMIT 30
 BY_YEAR: Final = """
 SELECT assumeNotNull(ref_year) AS label, sum(value) AS total, count() AS facts,
        sum(mentions) AS mentions, """ + _LATEST + """ AS latest
-FROM {db}.facts_latest
+FROM {db}.{facts}
 WHERE ref_year IS NOT NULL AND """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY label
@@ -168,29 +207,28 @@ ORDER BY label
 MAP_TOTALS: Final = """
 SELECT {division} AS code, sum(value) AS total, count() AS facts, sum(mentions) AS mentions,
        sum(documents) AS documents
-FROM {db}.facts_latest
+FROM {db}.{facts}
 WHERE length(region_code) = 6 AND match(region_code, '^[0-9]+$') AND {scope} AND """ + FACT_FILTER + """
 GROUP BY code
 ORDER BY total DESC, code
 """
 
-# ``matching`` (a window count before LIMIT) is the number of facts the filters match, so a page
-# needs one pass over facts_latest; FACT_COUNT is only for a page past the end.
+# A page of facts; FACT_COUNT (run beside it) is the number the filters match.
 FACT_ROWS: Final = """
 SELECT fact_id, region, region_code, ref_year, metric, unit, value, subject, topic, mentions, documents,
-       first_published, last_published, flags, sentence, doc_id, count() OVER () AS matching
-FROM {db}.facts_latest
+       first_published, last_published, flags, sentence, doc_id
+FROM {db}.{facts}
 WHERE """ + FACT_FILTER + """
 ORDER BY {sort} {direction}, fact_id
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 
 FACT_COUNT: Final = """
-SELECT count() FROM {db}.facts_latest WHERE """ + FACT_FILTER
+SELECT count() FROM {db}.{facts} WHERE """ + FACT_FILTER
 
 FACT_MENTIONS: Final = """
 SELECT doc_id, title, published_at, paragraph_index, char_start, sentence, duplicate_of
-FROM {db}.fact_mentions
+FROM {db}.{mentions}
 WHERE fact_id = {fact_id:String}
 ORDER BY ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, paragraph_index, char_start
 LIMIT 1000
@@ -202,7 +240,7 @@ FLAG_FILTER: Final = """
 FLAG_ROWS: Final = """
 SELECT flag, explanation, doc_id, title, published_at, paragraph_index, char_start, char_end, sentence, span,
        value, unit, metric, topic, region, region_code, ref_year
-FROM {db}.flagged_metrics
+FROM {db}.{flagged}
 WHERE """ + FLAG_FILTER + """
 ORDER BY published_at DESC NULLS LAST, doc_id, char_start, flag
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
@@ -213,54 +251,66 @@ FLAG_RULES: Final = """
 SELECT rule, scope, explanation FROM {db}.flag_rules FINAL ORDER BY rule
 """
 FLAG_COUNTS: Final = """
-SELECT flag, count() AS flagged FROM {db}.flagged_metrics WHERE """ + ROW_DATES + """ GROUP BY flag
+SELECT flag, count() AS flagged FROM {db}.{flagged} WHERE """ + ROW_DATES + """ GROUP BY flag
 """
 
 METRIC_ROWS: Final = """
 SELECT doc_id, paragraph_index, sentence, span, char_start, char_end, value, value_low, value_high,
        unit, qualifier, subject, metric, topic, region, year, published_at
-FROM {db}.metrics_latest
+FROM {db}.{metrics}
 WHERE """ + METRIC_FILTER + """
 ORDER BY {sort} {direction}, doc_id, char_start
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 
 METRIC_COUNT: Final = """
-SELECT count() FROM {db}.metrics_latest WHERE """ + METRIC_FILTER
+SELECT count() FROM {db}.{metrics} WHERE """ + METRIC_FILTER
 
 # Without filters the count is the sum of the documents' metric counts (same rows, far cheaper).
 METRIC_COUNT_ALL: Final = """
-SELECT sum(metrics) FROM {db}.dash_documents_daily
+SELECT sum(metrics) FROM {db}.{documents_daily}
 """
 
 TITLES: Final = """
-SELECT doc_id, title FROM {db}.documents_latest WHERE doc_id IN {ids:Array(String)}
+SELECT doc_id, title FROM {db}.{documents} WHERE doc_id IN {ids:Array(String)}
 """
 
+# One document, always read live (its text is not cached): with its run, to pair it with spans.
 DOCUMENT: Final = """
 SELECT doc_id, title, url, source, published_at, ingested_at, script, topics, topic_scores, regions,
-       keywords, text, char_count, pipeline_version
+       keywords, text, char_count, pipeline_version, processed_at, metric_count
 FROM {db}.documents_latest
 WHERE doc_id = {doc_id:String}
 """
 
+_SPAN_COLUMNS = """char_start, char_end, span, value, unit, qualifier, metric, topic, subject, region, year,
+       paragraph_index, sentence"""
+
+# The spans of that run from the cache; when the cache holds another run (or not all of its
+# spans), DOCUMENT_SPANS reads them live.
+DOCUMENT_SPANS_CACHED: Final = """
+SELECT """ + _SPAN_COLUMNS + """
+FROM {db}.{metrics}
+WHERE doc_id = {doc_id:String} AND processed_at = {processed_at:DateTime64(6, 'UTC')}
+ORDER BY char_start, char_end
+"""
+
 DOCUMENT_SPANS: Final = """
-SELECT char_start, char_end, span, value, unit, qualifier, metric, topic, subject, region, year,
-       paragraph_index, sentence
+SELECT """ + _SPAN_COLUMNS + """
 FROM {db}.dash_document_metrics(doc_id = {doc_id:String})
 ORDER BY char_start, char_end
 """
 
 DOCUMENT_LIST: Final = """
 SELECT doc_id, title, coalesce(published_at, ingested_at) AS date, topics, metric_count
-FROM {db}.documents_latest
+FROM {db}.{documents}
 ORDER BY date DESC, doc_id
 LIMIT {limit:UInt32}
 """
 
 SUBJECTS: Final = """
 SELECT subject, mentions, documents, topics, metrics
-FROM {db}.dash_top_subjects
+FROM {db}.{top_subjects}
 ORDER BY mentions DESC, subject
 LIMIT {limit:UInt32}
 """
@@ -270,7 +320,7 @@ SUBJECTS_DATED: Final = """
 SELECT subject, count() AS mentions, uniqExact(doc_id) AS documents,
        arraySort(groupUniqArray(CAST(topic, 'String'))) AS topics,
        arraySort(groupUniqArray(8)(CAST(metric, 'String'))) AS metrics
-FROM {db}.metrics_latest
+FROM {db}.{metrics}
 WHERE subject != '' AND """ + ROW_DATES + """
 GROUP BY subject
 ORDER BY mentions DESC, subject
@@ -286,11 +336,11 @@ ORDER BY day, kind
 
 SUMMARY: Final = """
 SELECT
-    (SELECT sum(documents) FROM {db}.dash_documents_daily) AS documents,
-    (SELECT sum(metrics) FROM {db}.dash_documents_daily) AS metrics,
+    (SELECT sum(documents) FROM {db}.{documents_daily}) AS documents,
+    (SELECT sum(metrics) FROM {db}.{documents_daily}) AS metrics,
     (SELECT sum(messages) FROM {db}.dash_dlq_daily) AS dlq,
-    (SELECT min(day) FROM {db}.dash_documents_daily) AS first_day,
-    (SELECT max(day) FROM {db}.dash_documents_daily) AS last_day
+    (SELECT min(day) FROM {db}.{documents_daily}) AS first_day,
+    (SELECT max(day) FROM {db}.{documents_daily}) AS last_day
 """
 
 
@@ -301,19 +351,35 @@ def check_identifier(name: str) -> str:
     return name
 
 
-def render(template: str, db: str, **identifiers: str) -> str:
-    """A statement with ``{db}`` and whitelisted identifiers (``{sort}``, ``{direction}``,
-    ``{view}``, ``{col}``, ``{measure}``, ``{division}``, ``{scope}``) filled in by plain
-    replacement; ``{name:Type}`` parameter placeholders are left for ClickHouse. Only the values
-    of :data:`SORT_COLUMNS`, :data:`FACT_SORT_COLUMNS`, :data:`TOPIC_MEASURES`, :data:`DIVISIONS`,
-    :data:`DIVISION_SCOPE`, ``ASC``/``DESC`` and the view and column names of
-    :data:`GRANULARITIES` are accepted as identifiers.
+def render(template: str, db: str, tables: Mapping[str, str] | None = None, **identifiers: str) -> str:
+    """A statement with ``{db}``, its tables and whitelisted identifiers (``{sort}``,
+    ``{direction}``, ``{col}``, ``{measure}``, ``{division}``, ``{scope}``) filled in by plain
+    replacement; ``{name:Type}`` parameter placeholders are left for ClickHouse.
+
+    ``tables`` maps table keys (``facts``, ``metrics``, …) to a cache generation's tables (names
+    of the cache's form only); keys it lacks read :data:`LIVE_TABLES`. ``{series}`` is the table
+    key of a :data:`GRANULARITIES` entry. Only the values of :data:`SORT_COLUMNS`,
+    :data:`FACT_SORT_COLUMNS`, :data:`TOPIC_MEASURES`, :data:`DIVISIONS`, :data:`DIVISION_SCOPE`,
+    ``ASC``/``DESC`` and the date columns of :data:`GRANULARITIES` are accepted as identifiers.
     """
     allowed = (set(SORT_COLUMNS.values()) | set(FACT_SORT_COLUMNS.values()) | set(TOPIC_MEASURES.values())
                | set(DIVISIONS.values()) | set(DIVISION_SCOPE.values()) | {"ASC", "DESC"})
-    for view, col in GRANULARITIES.values():
-        allowed |= {view, col}
+    for _key, col in GRANULARITIES.values():
+        allowed.add(col)
+    names = {**LIVE_TABLES, **(tables or {})}
+    for key, name in (tables or {}).items():
+        if not _CACHE_TABLE.match(name):
+            raise ValueError(f"{key}={name!r} is not a cache table")
+    series = identifiers.pop("series", None)
+    if series is not None:
+        if series not in {key for key, _col in GRANULARITIES.values()}:
+            raise ValueError(f"series={series!r} is not a topic series")
+        template = template.replace("{series}", "{" + series + "}")
     sql = template.replace("{db}", check_identifier(db))
+    for key, name in names.items():
+        sql = sql.replace("{" + key + "}", name)
+    for key, expression in LIVE_DAYS.items():
+        sql = sql.replace("{" + key + "}", "day" if tables else expression)
     for key, value in identifiers.items():
         if value not in allowed:
             raise ValueError(f"{key}={value!r} is not a whitelisted identifier")

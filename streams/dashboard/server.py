@@ -34,6 +34,7 @@ columns are whitelisted; numbers are range-checked; bad input is a 400 with ``{"
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -51,6 +52,7 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from streams.dashboard import queries as q
+from streams.dashboard.cache import CacheRefresher, CacheUnavailable
 from streams.settings import Settings
 from streams.store.clickhouse import make_client
 
@@ -112,6 +114,7 @@ class ClientPool:
 
 
 CLIENTS_KEY: web.AppKey[ClientPool] = web.AppKey("clients", ClientPool)
+CACHE_TASK_KEY: web.AppKey[asyncio.Task[None]] = web.AppKey("cache_task", asyncio.Task)
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -372,14 +375,24 @@ def highlight_segments(text: str, spans: Sequence[Mapping[str, Any]]) -> list[di
 # --- handlers --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Api:
-    """Request handlers bound to a database and a client pool."""
+    """Request handlers bound to a database, a client pool and the read cache."""
 
     db: str
     pool: ClientPool
+    cache: CacheRefresher
+
+    async def _tables(self) -> dict[str, str]:
+        """The tables of the current cache generation (waits for the first one)."""
+        return (await self.cache.generation()).tables
+
+    async def _sql(self, template: str, **identifiers: str) -> str:
+        return q.render(template, self.db, await self._tables(), **identifiers)
 
     async def summary(self, request: web.Request) -> web.Response:
-        rows = await self.pool.rows(q.render(q.SUMMARY, self.db))
-        return reply(rows[0] if rows else {})
+        generation = await self.cache.generation()
+        rows = await self.pool.rows(q.render(q.SUMMARY, self.db, generation.tables))
+        return reply({**(rows[0] if rows else {}), "as_of": generation.as_of,
+                      "cache_build_seconds": round(generation.build_seconds, 3)})
 
     async def topics(self, request: web.Request) -> web.Response:
         granularity = request.query.get("granularity", "day")
@@ -388,9 +401,10 @@ class Api:
         measure = request.query.get("measure", "chars")
         if measure not in q.TOPIC_MEASURES:
             raise BadRequest(f"measure must be one of {', '.join(q.TOPIC_MEASURES)}")
-        view, col = q.GRANULARITIES[granularity]
-        sql = q.render(q.TOPIC_SERIES, self.db, view=view, col=col, measure=q.TOPIC_MEASURES[measure])
-        rows = await self.pool.rows(sql, date_range(request))
+        series, col = q.GRANULARITIES[granularity]
+        dates = date_range(request)
+        sql = await self._sql(q.TOPIC_SERIES, series=series, col=col, measure=q.TOPIC_MEASURES[measure])
+        rows = await self.pool.rows(sql, dates)
         periods = sorted({jsonable(row["period"]) for row in rows})
         topics = sorted({row["topic"] for row in rows}, key=_topic_order)
         totals: dict[str, int] = {}
@@ -412,7 +426,9 @@ class Api:
 
     async def facets(self, request: web.Request) -> web.Response:
         topic = _text(request, "topic")
-        groups = await self.pool.rows(q.render(q.FACETS, self.db), date_range(request))
+        dates = date_range(request)
+        template = q.FACETS if _filters_set(dates) else q.FACETS_ALL
+        groups = await self.pool.rows(await self._sql(template), dates)
         return reply(facet_lists(groups, topic))
 
     async def _default_metric(self, params: dict[str, Any]) -> bool:
@@ -420,8 +436,9 @@ class Api:
         False when there is none."""
         if params["metric"] and params["unit"]:
             return True
-        choices = await self.pool.rows(q.render(q.METRIC_CHOICES, self.db), {
-            "topic": params["topic"], "date_from": params["date_from"], "date_to": params["date_to"]})
+        dates = {"date_from": params["date_from"], "date_to": params["date_to"]}
+        template = q.METRIC_CHOICES if _filters_set(dates) else q.METRIC_CHOICES_ALL
+        choices = await self.pool.rows(await self._sql(template), {"topic": params["topic"], **dates})
         if not choices:
             return False
         params["metric"], params["unit"] = choices[0]["metric"], choices[0]["unit"]
@@ -433,7 +450,7 @@ class Api:
         data: dict[str, Any] = {"metric": None, "unit": None, "labels": [], "total": [], "facts": [], "mentions": [],
                                 "latest": []}
         if await self._default_metric(params):
-            rows = await self.pool.rows(q.render(template, self.db), params)
+            rows = await self.pool.rows(await self._sql(template), params)
             data = {"metric": params["metric"], "unit": params["unit"], **{
                 key: [row[column] for row in rows]
                 for key, column in (("labels", "label"), ("total", "total"), ("facts", "facts"),
@@ -456,7 +473,7 @@ class Api:
         as_csv = _wants_csv(request)
         rows: list[dict[str, Any]] = []
         if await self._default_metric(params):
-            sql = q.render(q.MAP_TOTALS, self.db, division=q.DIVISIONS[level], scope=q.DIVISION_SCOPE[level])
+            sql = await self._sql(q.MAP_TOTALS, division=q.DIVISIONS[level], scope=q.DIVISION_SCOPE[level])
             rows = await self.pool.rows(sql, params)
         names = division_names(level)
         for row in rows:
@@ -472,16 +489,18 @@ class Api:
         sort, order = _sort_order(request, q.SORT_COLUMNS, "value")
         as_csv = _wants_csv(request)
         page = _page(request, 50)
-        sql = q.render(q.METRIC_ROWS, self.db, sort=q.SORT_COLUMNS[sort], direction=order.upper())
+        tables = await self._tables()
+        sql = q.render(q.METRIC_ROWS, self.db, tables, sort=q.SORT_COLUMNS[sort], direction=order.upper())
         rows, count = await asyncio.gather(
             self.pool.rows(sql, {**params, **page}),
-            self.pool.rows(q.render(q.METRIC_COUNT, self.db), params) if _filters_set(params)
-            else self.pool.rows(q.render(q.METRIC_COUNT_ALL, self.db)),
+            self.pool.rows(q.render(q.METRIC_COUNT, self.db, tables), params) if _filters_set(params)
+            else self.pool.rows(q.render(q.METRIC_COUNT_ALL, self.db, tables)),
         )
         ids = sorted({row["doc_id"] for row in rows})
         titles = {}
         if ids:
-            titles = {r["doc_id"]: r["title"] for r in await self.pool.rows(q.render(q.TITLES, self.db), {"ids": ids})}
+            titles = {r["doc_id"]: r["title"]
+                      for r in await self.pool.rows(q.render(q.TITLES, self.db, tables), {"ids": ids})}
         for row in rows:
             row["title"] = titles.get(row["doc_id"], "")
         if as_csv:
@@ -494,16 +513,13 @@ class Api:
         sort, order = _sort_order(request, q.FACT_SORT_COLUMNS, "mentions")
         as_csv = _wants_csv(request)
         page = _page(request, 50)
-        sql = q.render(q.FACT_ROWS, self.db, sort=q.FACT_SORT_COLUMNS[sort], direction=order.upper())
-        rows = await self.pool.rows(sql, {**params, **page})
-        total = int(rows[0].pop("matching")) if rows else 0
-        for row in rows[1:]:
-            row.pop("matching")
+        tables = await self._tables()
+        sql = q.render(q.FACT_ROWS, self.db, tables, sort=q.FACT_SORT_COLUMNS[sort], direction=order.upper())
         if as_csv:
-            return csv_reply("facts", FACT_COLUMNS, rows)
-        if not rows and page["offset"]:  # past the end: the count of the filters alone
-            count = await self.pool.rows(q.render(q.FACT_COUNT, self.db), params)
-            total = int(next(iter(count[0].values())) or 0) if count else 0
+            return csv_reply("facts", FACT_COLUMNS, await self.pool.rows(sql, {**params, **page}))
+        rows, count = await asyncio.gather(
+            self.pool.rows(sql, {**params, **page}), self.pool.rows(q.render(q.FACT_COUNT, self.db, tables), params))
+        total = int(next(iter(count[0].values())) or 0) if count else 0
         return reply({"total": total, **page, "sort": sort, "order": order, "rows": rows})
 
     async def fact_mentions(self, request: web.Request) -> web.Response:
@@ -511,7 +527,7 @@ class Api:
         if not fact_id or len(fact_id) > 64 or not all(c in "0123456789abcdefABCDEF" for c in fact_id):
             raise BadRequest("fact_id must be a hex id")
         as_csv = _wants_csv(request)
-        rows = await self.pool.rows(q.render(q.FACT_MENTIONS, self.db), {"fact_id": fact_id.lower()})
+        rows = await self.pool.rows(await self._sql(q.FACT_MENTIONS), {"fact_id": fact_id.lower()})
         if as_csv:
             return csv_reply("fact_mentions", MENTION_COLUMNS, [{"fact_id": fact_id.lower(), **r} for r in rows])
         return reply({"fact_id": fact_id.lower(), "mentions": rows})
@@ -520,14 +536,15 @@ class Api:
         params = {"rule": _text(request, "rule"), **date_range(request)}
         as_csv = _wants_csv(request)
         page = _page(request, 50)
-        sql = q.render(q.FLAG_ROWS, self.db)
+        tables = await self._tables()
+        sql = q.render(q.FLAG_ROWS, self.db, tables)
         if as_csv:
             rows = await self.pool.rows(sql, {**params, **page})
             return csv_reply("flags", FLAG_COLUMNS, rows)
         dates = {"date_from": params["date_from"], "date_to": params["date_to"]}
         rows, counts, rules = await asyncio.gather(
             self.pool.rows(sql, {**params, **page}),
-            self.pool.rows(q.render(q.FLAG_COUNTS, self.db), dates),
+            self.pool.rows(q.render(q.FLAG_COUNTS, self.db, tables), dates),
             self.pool.rows(q.render(q.FLAG_RULES, self.db)),
         )
         flagged = {row["flag"]: int(row["flagged"]) for row in counts}
@@ -541,21 +558,23 @@ class Api:
 
     async def documents(self, request: web.Request) -> web.Response:
         limit = _int(request, "limit", 200, 1, 1000)
-        return reply({"documents": await self.pool.rows(q.render(q.DOCUMENT_LIST, self.db), {"limit": limit})})
+        return reply({"documents": await self.pool.rows(await self._sql(q.DOCUMENT_LIST), {"limit": limit})})
 
     async def document(self, request: web.Request) -> web.Response:
         # ?doc_id= takes any id (braces, slashes); the path form cannot carry those
         doc_id = request.match_info.get("doc_id") or request.query.get("doc_id", "")
         if not doc_id or len(doc_id) > 200:
             raise BadRequest("bad document id")
-        docs, spans = await asyncio.gather(
-            self.pool.rows(q.render(q.DOCUMENT, self.db), {"doc_id": doc_id}),
-            self.pool.rows(q.render(q.DOCUMENT_SPANS, self.db), {"doc_id": doc_id}),
-        )
+        docs = await self.pool.rows(q.render(q.DOCUMENT, self.db), {"doc_id": doc_id})
         if not docs:
             return reply({"error": f"no document {doc_id}"}, status=404)
         doc = docs[0]
         text = doc.pop("text")
+        run, expected = doc.pop("processed_at"), int(doc.pop("metric_count"))
+        # the spans of this run from the cache; read live when the cache holds another run
+        spans = await self.pool.rows(await self._sql(q.DOCUMENT_SPANS_CACHED), {"doc_id": doc_id, "processed_at": run})
+        if len(spans) != expected:
+            spans = await self.pool.rows(q.render(q.DOCUMENT_SPANS, self.db), {"doc_id": doc_id})
         return reply({"doc": doc, "spans": spans, "segments": highlight_segments(text, spans)})
 
     async def subjects(self, request: web.Request) -> web.Response:
@@ -563,9 +582,9 @@ class Api:
         limit = _int(request, "limit", 20, 1, MAX_CSV_ROWS if as_csv else 200)
         dates = date_range(request)
         if _filters_set(dates):
-            rows = await self.pool.rows(q.render(q.SUBJECTS_DATED, self.db), {"limit": limit, **dates})
+            rows = await self.pool.rows(await self._sql(q.SUBJECTS_DATED), {"limit": limit, **dates})
         else:
-            rows = await self.pool.rows(q.render(q.SUBJECTS, self.db), {"limit": limit})
+            rows = await self.pool.rows(await self._sql(q.SUBJECTS), {"limit": limit})
         if as_csv:
             return csv_reply("subjects", SUBJECT_COLUMNS, rows)
         return reply({"subjects": rows})
@@ -607,6 +626,9 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
     except BadRequest as exc:
         return reply({"error": str(exc)}, status=400)
+    except CacheUnavailable as exc:
+        # the database is unreachable (502, as any failed query) or the first copy is being built (503)
+        return reply({"error": f"the dashboard's data is not ready: {exc}"}, status=502 if exc.failed else 503)
     except web.HTTPException:
         raise
     except Exception as exc:  # noqa: BLE001 - one JSON line for the page, the trace in the log
@@ -632,7 +654,9 @@ def make_app(settings: Settings) -> web.Application:
     """The dashboard's aiohttp application for ``settings`` (ClickHouse endpoint and database)."""
     db = q.check_identifier(settings.clickhouse_database)
     pool = ClientPool(settings)
-    api = Api(db, pool)
+    cache = CacheRefresher(db, lambda: make_client(settings, send_receive_timeout=3600),
+                           refresh_seconds=settings.dashboard_refresh_seconds)
+    api = Api(db, pool, cache)
     app = web.Application(middlewares=[_errors])
     app[SETTINGS_KEY] = settings
     app[CLIENTS_KEY] = pool
@@ -655,9 +679,19 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/dlq", api.dlq)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
 
+    async def _start_cache(_app: web.Application) -> None:
+        _app[CACHE_TASK_KEY] = asyncio.create_task(cache.run(), name="dashboard-cache")
+
     async def _close(_app: web.Application) -> None:
+        task = _app.get(CACHE_TASK_KEY)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(cache.close)
         await asyncio.to_thread(pool.close)
 
+    app.on_startup.append(_start_cache)
     app.on_cleanup.append(_close)
     return app
 

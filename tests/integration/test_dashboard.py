@@ -34,8 +34,9 @@ from streams.bench.dashboard import bench_dashboard
 from streams.dashboard import start_dashboard
 from streams.dashboard.server import DashboardServer, csv_cell, division_code, series_rows
 from streams.settings import Settings
-from streams.store.clickhouse import make_client
+from streams.store.clickhouse import apply_migrations, make_client
 from support.dashboard_seed import REPOST_OF, REPOST_TITLE, Seeded, load_articles, write_extra_articles
+from tests.integration.etl_helpers import poll
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO / "seeds").glob("*.txt"))
@@ -404,6 +405,90 @@ def test_date_filter_narrows_every_table(server: DashboardServer, seeded: Seeded
     # from/to are the same range as date_from/date_to
     status, same = get_json(server, "/api/metrics/rows", limit=500, **{"from": "2023-06-01", "to": "2023-06-30"})
     assert same["total"] == rows["total"]
+
+
+# --- the read cache ----------------------------------------------------------------------------
+CACHE_DB = "dash_cache_test"
+
+
+@pytest.fixture
+def cache_db(dash_settings: Settings, seeded: Seeded) -> Iterator[Settings]:
+    """A copy of the seeded database (base tables; the views made by the migrations)."""
+    settings = dash_settings.model_copy(update={"clickhouse_database": CACHE_DB, "dashboard_refresh_seconds": 0.2})
+    client = make_client(dash_settings)
+    try:
+        client.command(f"DROP DATABASE IF EXISTS {CACHE_DB}")
+        apply_migrations(settings, client)
+        for table in ("documents", "paragraphs", "metrics", "dlq"):
+            client.command(f"INSERT INTO {CACHE_DB}.{table} SELECT * FROM {DB}.{table}")
+        yield settings
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {CACHE_DB}")
+        client.close()
+
+
+def _new_run_without_last_figure(settings: Settings, doc_id: str) -> int:
+    """Write a newer run of ``doc_id`` that lacks its last figure; returns its figure count."""
+    client = make_client(settings)
+    try:
+        db = settings.clickhouse_database
+        run = f"(SELECT max(processed_at) + toIntervalSecond(1) FROM {db}.documents)"
+        last = client.query(f"SELECT max(char_start) FROM {db}.metrics_latest WHERE doc_id = {{d:String}}",
+                            parameters={"d": doc_id}).result_rows[0][0]
+        kept = client.query(f"SELECT count() FROM {db}.metrics_latest WHERE doc_id = {{d:String}} "
+                            f"AND char_start != {{c:UInt32}}", parameters={"d": doc_id, "c": last}).result_rows[0][0]
+        for table, where in (("metrics", "AND char_start != {c:UInt32}"), ("paragraphs", "")):
+            client.command(
+                f"INSERT INTO {db}.{table} SELECT * REPLACE ({run} AS processed_at) FROM {db}.{table}_latest "
+                f"WHERE doc_id = {{d:String}} {where}", parameters={"d": doc_id, "c": last})
+        client.command(
+            f"INSERT INTO {db}.documents SELECT * REPLACE ({run} AS processed_at, {{n:UInt32}} AS metric_count) "
+            f"FROM {db}.documents_latest WHERE doc_id = {{d:String}}", parameters={"d": doc_id, "n": kept})
+        return int(kept)
+    finally:
+        client.close()
+
+
+def _cache_tables(settings: Settings) -> list[str]:
+    client = make_client(settings)
+    try:
+        return [row[0] for row in client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} AND startsWith(name, 'dash_cache_')",
+            parameters={"db": settings.clickhouse_database}).result_rows]
+    finally:
+        client.close()
+
+
+def test_the_dashboard_reads_a_cached_copy_that_follows_new_runs(cache_db: Settings, seeded: Seeded) -> None:
+    doc = max(seed_documents(seeded), key=lambda d: len(d.analysis.metrics))
+    with DashboardServer(cache_db) as server:
+        status, before = get_json(server, "/api/summary")
+        assert status == 200 and before["metrics"] == seeded.metric_count and before["as_of"]
+        assert _cache_tables(cache_db)  # the generation it answered from
+        kept = _new_run_without_last_figure(cache_db, doc.raw.doc_id)
+        # the cache is rebuilt within a refresh or two, and as_of moves on
+        after = poll(lambda: (lambda r: r if r["metrics"] == seeded.metric_count - 1 else None)(
+            get_json(server, "/api/summary")[1]), 30, "the summary to count the new run")
+        assert after["as_of"] > before["as_of"]
+        status, page = get_json(server, "/api/document", doc_id=doc.raw.doc_id)
+        assert status == 200 and len(page["spans"]) == kept
+    assert _cache_tables(cache_db) == []  # a stopped dashboard drops its generations
+
+
+def test_a_document_page_never_pairs_a_text_with_spans_of_another_run(cache_db: Settings, seeded: Seeded) -> None:
+    doc = max(seed_documents(seeded), key=lambda d: len(d.analysis.metrics))
+    with DashboardServer(cache_db.model_copy(update={"dashboard_refresh_seconds": 3600})) as server:
+        status, before = get_json(server, "/api/summary")
+        assert status == 200 and before["metrics"] == seeded.metric_count
+        kept = _new_run_without_last_figure(cache_db, doc.raw.doc_id)
+        # the charts still read the cached copy (no refresh for an hour) ...
+        status, still = get_json(server, "/api/summary")
+        assert still["metrics"] == seeded.metric_count and still["as_of"] == before["as_of"]
+        # ... but the document's text is read live, and so are the spans of its new run
+        status, page = get_json(server, "/api/document", doc_id=doc.raw.doc_id)
+        assert status == 200 and len(page["spans"]) == kept == len(doc.analysis.metrics) - 1
+        text = "".join(segment["text"] for segment in page["segments"])
+        assert all(text[s["char_start"]:s["char_end"]] == s["span"] for s in page["spans"])
 
 
 # --- benchmark ---------------------------------------------------------------------------------

@@ -167,7 +167,9 @@
   // --- charts ----------------------------------------------------------------------------------
   async function loadSummary() {
     const s = await api("/api/summary");
-    const items = [["文档", s.documents], ["指标", s.metrics], ["死信", s.dlq], ["时间", (s.first_day || "–") + " ~ " + (s.last_day || "–")]];
+    // as_of: when the dashboard's copy of the data was taken (it follows new data within seconds)
+    const asOf = s.as_of ? new Date(s.as_of).toLocaleTimeString() : "–";
+    const items = [["文档", s.documents], ["指标", s.metrics], ["死信", s.dlq], ["时间", (s.first_day || "–") + " ~ " + (s.last_day || "–")], ["数据截至", asOf]];
     $("#summary").replaceChildren(...items.map(([k, v]) => el("div", {}, el("dt", { textContent: k }), el("dd", { textContent: typeof v === "number" ? formatNumber(v) : String(v ?? "–") }))));
   }
 

@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from streams.dashboard import queries as q
+from streams.dashboard.cache import TABLES, table_names
 from streams.dashboard.server import (
     MAP_FILES,
     STATIC_DIR,
@@ -54,15 +55,18 @@ def test_every_query_is_a_constant_with_typed_parameters() -> None:
         if name.isupper() and isinstance(value, str) and "SELECT" in value:
             placeholders = re.findall(r"\{(\w+)(?::([^}]*))?\}", value)
             for key, type_ in placeholders:
-                assert type_ or key in {"db", "sort", "direction", "view", "col", "measure", "division", "scope"}, \
-                    (name, key)
+                identifiers = {"db", "sort", "direction", "series", "col", "measure", "division", "scope", "facet_totals",
+                               *q.LIVE_TABLES, *q.LIVE_DAYS}
+                assert type_ or key in identifiers, (name, key)
 
 
 def test_new_queries_render_with_their_identifiers() -> None:
-    sql = q.render(q.TOPIC_SERIES, "newsetl", view="dash_topic_shares_weekly", col="week", measure="chars")
+    sql = q.render(q.TOPIC_SERIES, "newsetl", series="topic_shares_weekly", col="week", measure="chars")
     assert "sum(chars) AS value" in sql and "FROM newsetl.dash_topic_shares_weekly" in sql
     with pytest.raises(ValueError):
-        q.render(q.TOPIC_SERIES, "newsetl", view="dash_topic_shares_weekly", col="week", measure="chars); DROP")
+        q.render(q.TOPIC_SERIES, "newsetl", series="topic_shares_weekly", col="week", measure="chars); DROP")
+    with pytest.raises(ValueError):
+        q.render(q.TOPIC_SERIES, "newsetl", series="documents", col="week", measure="chars")
     sql = q.render(q.MAP_TOTALS, "newsetl", division=q.DIVISIONS["prefecture"], scope=q.DIVISION_SCOPE["prefecture"])
     assert "FROM newsetl.facts_latest" in sql and "multiIf(" in sql and "{metric:String}" in sql
     with pytest.raises(ValueError):
@@ -70,10 +74,38 @@ def test_new_queries_render_with_their_identifiers() -> None:
     sql = q.render(q.FACT_ROWS, "newsetl", sort="mentions", direction="DESC")
     assert "ORDER BY mentions DESC, fact_id" in sql and "{date_from:Date}" in sql and "has(flags, {flag:String})" in sql
     for template in (q.BY_REGION, q.BY_YEAR, q.METRIC_CHOICES, q.FACT_COUNT, q.FACETS):
-        assert "facts_latest" in template and "dash_metric_totals" not in template
+        assert "facts_latest" in q.render(template, "newsetl") and "dash_metric_totals" not in template
     for template in (q.METRIC_ROWS, q.METRIC_COUNT, q.FLAG_ROWS, q.FLAG_COUNTS, q.SUBJECTS_DATED, q.FACETS):
         assert "{date_from:Date} AND {date_to:Date}" in q.render(template, "newsetl", sort="value", direction="ASC")
     assert "FROM newsetl.fact_mentions" in q.render(q.FACT_MENTIONS, "newsetl")
+
+
+def test_a_cache_generation_replaces_the_views_and_only_its_own_names_are_accepted() -> None:
+    tables = table_names("0a1b2c3d", 7)
+    sql = q.render(q.FACETS, "newsetl", tables)
+    assert "FROM newsetl.dash_cache_0a1b2c3d_7_facts" in sql and "day BETWEEN {date_from:Date}" in sql
+    assert "facts_latest" not in sql and "toDate(" not in sql
+    assert "FROM newsetl.dash_cache_0a1b2c3d_7_facet_totals" in q.render(q.FACETS_ALL, "newsetl", tables)
+    live = q.render(q.FACETS, "newsetl")
+    assert "FROM newsetl.facts_latest" in live and "toDate(ifNull(first_published" in live
+    with pytest.raises(ValueError):
+        q.render(q.FACETS_ALL, "newsetl")  # the facet totals exist only in a generation
+    with pytest.raises(ValueError):
+        q.render(q.FACETS, "newsetl", {"facts": "documents; DROP TABLE x"})
+    # against a generation no query reads a view the cache copies; one document's text is read live
+    for name in dir(q):
+        value = getattr(q, name)
+        if not (name.isupper() and isinstance(value, str) and "SELECT" in value):
+            continue
+        identifiers = {"sort": "value", "direction": "ASC"} if "{sort}" in value else {}
+        if "{series}" in value:
+            identifiers = {"series": "topic_shares_daily", "col": "day", "measure": "chars"}
+        if "{division}" in value:
+            identifiers = {"division": q.DIVISIONS["province"], "scope": q.DIVISION_SCOPE["province"]}
+        sql = q.render(value, "newsetl", tables, **identifiers)
+        live = {view for view in q.LIVE_TABLES.values() if f"newsetl.{view}" in sql}
+        assert live == ({"documents_latest"} if name == "DOCUMENT" else set()), name
+    assert {table.key for table in TABLES} >= set(q.LIVE_TABLES) | {"facet_totals"}
 
 
 def test_csv_is_utf8_with_bom_header_and_quoting() -> None:
