@@ -675,7 +675,12 @@ class Renderings:
 
 
 class Engine:
-    """chdb connections on one data path: fresh per request, long-lived per HTTP session."""
+    """chdb connections on one data path: long-lived per HTTP session; for requests without a
+    session, a small pool of connections whose URL settings are overlaid as a session's are
+    (a connection costs ~1 ms to open and each setting a query to apply), taken back only after
+    statements that cannot change a connection's state."""
+
+    MAX_IDLE = 8
 
     def __init__(self, path: Path) -> None:
         from chdb import session as chdb_session
@@ -688,6 +693,7 @@ class Engine:
         self._session_cls = chdb_session.Session
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
+        self._idle: list[_Session] = []
         self.renderings = Renderings()
         #: set once the engine reported a fatal error: nothing it runs will succeed again
         self.aborted = False
@@ -698,6 +704,22 @@ class Engine:
     def connect(self) -> Any:
         """A new chdb connection (its own settings and current database)."""
         return self._session_cls(str(self.path))
+
+    def acquire_pooled(self) -> _Session:
+        """A connection for one request without a session (its overlay says what it has applied)."""
+        with self._sessions_lock:
+            if self._idle:
+                return self._idle.pop()
+        return _Session(self.connect())
+
+    def release_pooled(self, sess: _Session, reusable: bool) -> None:
+        """Back to the pool when ``reusable`` and there is room; else closed."""
+        if reusable:
+            with self._sessions_lock:
+                if len(self._idle) < self.MAX_IDLE:
+                    self._idle.append(sess)
+                    return
+        sess.conn.close()
 
     def acquire_session(self, session_id: str, timeout: float, check: bool) -> _Session:
         """The session's connection, locked for this request.
@@ -747,9 +769,10 @@ class Engine:
 
     def close(self) -> None:
         with self._sessions_lock:
-            for sess in self._sessions.values():
+            for sess in [*self._sessions.values(), *self._idle]:
                 sess.conn.close()
             self._sessions.clear()
+            self._idle.clear()
         self._admin.close()
 
 
@@ -1484,9 +1507,14 @@ class Request:
         timeout = float(self.params.get("session_timeout") or 60)
         check = self.params.get("session_check") in ("1", "true")
         key = f"{self.user}\0{session_id}"  # as in ClickHouse, a session belongs to its user
+        pooled: _Session | None = None  # a pooled connection for a request without a session
+        reusable = False
         if session_id and not self.readonly:
             sess = self.engine.acquire_session(key, timeout, check)
             conn = sess.conn
+        elif not session_id and not self.readonly and not self.external:
+            pooled = self.engine.acquire_pooled()
+            conn = pooled.conn
         else:
             conn = self.engine.connect()
         try:
@@ -1498,7 +1526,15 @@ class Request:
                         conn.query(statement)
                     except Exception as exc:
                         raise ClickHouseError.from_engine(exc) from exc
-            if sess is None:
+            if pooled is not None:
+                wanted = dict(self.settings)
+                if self.params.get("database"):
+                    wanted[_DATABASE] = self.params["database"]
+                try:
+                    pooled.overlay(wanted)
+                except Exception as exc:
+                    raise ClickHouseError.from_engine(exc) from exc
+            elif sess is None:
                 self._apply(conn)
                 self._load_external(conn)
                 if self.readonly:
@@ -1519,14 +1555,17 @@ class Request:
             if split is not None:
                 self._guard(conn, f"{split.statement} FORMAT {split.fmt}")
                 self._insert(conn, split, head)
+                reusable = True
             else:
                 assert text is not None
                 canonical = self._guard(conn, text)
                 if sess is not None and _SESSION_STATEMENT.match(canonical):
                     # SET/USE change the session's own values: run them on those, as ClickHouse does
                     sess.reset()
-                self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)),
-                            has_result=bool(_RESULT_STATEMENT.match(canonical)))
+                has_result = bool(_RESULT_STATEMENT.match(canonical))
+                self._query(conn, text, streamable=bool(_STREAMABLE.match(canonical)), has_result=has_result)
+                # a query leaves the connection as it found it; SET, USE, temporary tables do not
+                reusable = has_result and "TEMPORARY" not in canonical.upper()
         finally:
             if sess is not None:
                 for name in self.external:  # they belong to the request, not to the session
@@ -1535,6 +1574,8 @@ class Request:
                     except Exception:
                         log.warning("could not drop the external table %s", name)
                 self.engine.release_session(sess)
+            elif pooled is not None:
+                self.engine.release_pooled(pooled, reusable)
             else:
                 conn.close()
 

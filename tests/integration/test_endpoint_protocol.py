@@ -182,6 +182,31 @@ def test_session_settings_persist_and_url_settings_apply_to_one_query(stack: Set
     assert default != b"1234\n"
 
 
+def test_requests_without_a_session_never_see_each_others_state(stack: Settings) -> None:
+    """Requests without a session share pooled engine connections: what one request sets (URL
+    settings, its database, SET, a temporary table) must not reach the next (POST: not readonly)."""
+
+    def post(sql: str, **params: str) -> bytes:
+        status, _, body = _http(stack, params, sql.encode())
+        assert status == 200, body
+        return body
+
+    setting = "SELECT getSetting('max_block_size')"
+    default = post(setting)
+    for _ in range(3):  # more requests than one pooled connection would serve
+        assert post(setting, max_block_size="4321") == b"4321\n"
+        assert post(setting) == default
+        assert post("SELECT currentDatabase()", database="system") == b"system\n"
+        assert post("SELECT currentDatabase()") == b"default\n"
+        post("SET max_block_size = 999")
+        assert post(setting) == default
+        post("CREATE TEMPORARY TABLE pooled_tmp (x UInt8)")
+        assert post("EXISTS TEMPORARY TABLE pooled_tmp") == b"0\n"
+        assert _http(stack, {}, b"SELECT throwIf(1, 'failing on purpose')")[0] >= 400
+        assert post(setting) == default
+    assert default != b"4321\n"
+
+
 def test_a_client_leaving_mid_result_does_not_hurt_the_engine(stack: Settings) -> None:
     # a large streamed result read in part, then the connection dropped — three times
     host, port = stack.clickhouse_host_port
