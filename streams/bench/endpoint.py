@@ -115,7 +115,7 @@ def in_process_seconds(sql: str, runs: int, data_path: str) -> list[float]:
 
 
 def bench_endpoint(settings: Settings, *, rows: int = 1_000_000, select1_count: int = 300,
-                   sum_runs: int = 7, large_runs: int = 3, dashboard_runs: int = 7,
+                   sum_runs: int = 15, large_runs: int = 3, dashboard_runs: int = 7,
                    on_progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Measure the endpoint (see the module docstring). ``rows`` = 0 skips the dashboard part."""
     import tempfile
