@@ -24,7 +24,7 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from streams.dashboard import queries as q
-from streams.dashboard.cache import build_generation
+from streams.dashboard.cache import build_generation, cache_database
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
 
@@ -258,5 +258,6 @@ def bench_dashboard(settings: Settings, rows: int = 1_000_000, *, runs: int = RU
     finally:
         try:
             client.command(f"DROP DATABASE IF EXISTS {scratch}")
+            client.command(f"DROP DATABASE IF EXISTS {cache_database(scratch)}")
         finally:
             client.close()

@@ -14,9 +14,11 @@ when anything changed (or ``max_age_seconds`` passed), then switches to it and d
 before after a grace period. Between two builds it waits at least as long as the last build took,
 so the cache never uses more than about half of the engine's time. The dashboard shows ``as_of``.
 
-Tables are named ``dash_cache_<instance>_<generation>_<key>``; an instance (one dashboard
-process) drops its own generations on stop, and any other instance's left older than
-:data:`ORPHAN_MINUTES` at start (a process that was killed).
+Tables are named ``dash_cache_<instance>_<generation>_<key>``, in a database of their own
+(:func:`cache_database`: ``<database>_dashboard_cache``), so that analysts' tools listing the
+database see only its tables and views; an instance (one dashboard process) drops its own
+generations on stop, and any other instance's left older than :data:`ORPHAN_MINUTES` at start
+(a process that was killed).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from clickhouse_connect.driver.client import Client
 log = logging.getLogger("newsetl.dashboard")
 
 ORPHAN_MINUTES = 10
-#: A cache table name (what :func:`streams.dashboard.queries.render` accepts as a table).
+#: A cache table's name (qualified, it is what :func:`streams.dashboard.queries.render` accepts).
 TABLE_NAME = re.compile(r"^dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")
 
 
@@ -53,14 +55,14 @@ class CacheTable:
 # A row's or fact's date as the queries filter it (streams.dashboard.queries.LIVE_DAYS).
 _DAY = "toDate(ifNull({column}, toDateTime64(0, 3, 'UTC')))"
 
-#: In build order. ``{db}`` is the database, ``{<key>}`` an earlier table of the generation.
+#: In build order. ``{db}`` is the database, ``{<key>}`` an earlier (qualified) table of the generation.
 TABLES: tuple[CacheTable, ...] = (
     CacheTable("facts", "SELECT *, " + _DAY.format(column="first_published") + " AS day FROM {db}.facts_latest",
                "(metric, unit, fact_id)"),
     CacheTable(
         "facet_totals",
         "SELECT topic, region, ref_year, metric, unit, count() AS facts, sum(mentions) AS mentions "
-        "FROM {db}.{facts} GROUP BY topic, region, ref_year, metric, unit",
+        "FROM {facts} GROUP BY topic, region, ref_year, metric, unit",
         "(metric, unit)",
     ),
     CacheTable("mentions", "SELECT * FROM {db}.fact_mentions", "(fact_id)"),
@@ -107,8 +109,14 @@ def data_version(client: Client, db: str) -> tuple[Any, ...]:
     return tuple(client.query(VERSION_SQL.replace("{db}", db)).result_rows[0])
 
 
-def table_names(instance: str, number: int) -> dict[str, str]:
-    return {table.key: f"dash_cache_{instance}_{number}_{table.key}" for table in TABLES}
+def cache_database(db: str) -> str:
+    """The database of ``db``'s dashboard cache."""
+    return f"{db}_dashboard_cache"
+
+
+def table_names(db: str, instance: str, number: int) -> dict[str, str]:
+    """Key → qualified name of the tables of generation ``number`` of ``instance``."""
+    return {table.key: f"{cache_database(db)}.dash_cache_{instance}_{number}_{table.key}" for table in TABLES}
 
 
 def build_generation(client: Client, db: str, instance: str, number: int) -> Generation:
@@ -117,38 +125,40 @@ def build_generation(client: Client, db: str, instance: str, number: int) -> Gen
     started = time.perf_counter()
     as_of = dt.datetime.now(dt.UTC)
     version = data_version(client, db)
-    names = table_names(instance, number)
+    names = table_names(db, instance, number)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {cache_database(db)}")
     made: list[str] = []
     try:
         for table in TABLES:
             select = table.select.replace("{db}", db)
             for key, name in names.items():
                 select = select.replace("{" + key + "}", name)
-            client.command(f"DROP TABLE IF EXISTS {db}.{names[table.key]}")
+            client.command(f"DROP TABLE IF EXISTS {names[table.key]}")
             made.append(names[table.key])
-            client.command(f"CREATE TABLE {db}.{names[table.key]} ENGINE = MergeTree ORDER BY {table.order_by} "
-                           f"AS {select}")
+            client.command(f"CREATE TABLE {names[table.key]} ENGINE = MergeTree ORDER BY {table.order_by} AS {select}")
     except Exception:
-        drop_tables(client, db, made)
+        drop_tables(client, made)
         raise
     return Generation(number, names, version, as_of, time.perf_counter() - started)
 
 
-def drop_tables(client: Client, db: str, names: list[str]) -> None:
+def drop_tables(client: Client, names: list[str]) -> None:
+    """Drop the (qualified) tables ``names``."""
     for name in names:
-        client.command(f"DROP TABLE IF EXISTS {db}.{name} SYNC")
+        client.command(f"DROP TABLE IF EXISTS {name} SYNC")
 
 
 def drop_orphans(client: Client, db: str, instance: str, older_than_minutes: int = ORPHAN_MINUTES) -> int:
     """Drop other instances' cache tables older than ``older_than_minutes``; returns how many."""
+    cache_db = cache_database(db)
     rows = client.query(
         "SELECT name FROM system.tables WHERE database = {db:String} AND startsWith(name, 'dash_cache_') "
         "AND NOT startsWith(name, {mine:String}) "
         "AND metadata_modification_time < now() - toIntervalMinute({minutes:UInt32})",
-        parameters={"db": db, "mine": f"dash_cache_{instance}_", "minutes": older_than_minutes},
+        parameters={"db": cache_db, "mine": f"dash_cache_{instance}_", "minutes": older_than_minutes},
     ).result_rows
-    names = [row[0] for row in rows if TABLE_NAME.match(row[0])]
-    drop_tables(client, db, names)
+    names = [f"{cache_db}.{row[0]}" for row in rows if TABLE_NAME.match(row[0])]
+    drop_tables(client, names)
     return len(names)
 
 
@@ -214,7 +224,7 @@ class CacheRefresher:
         keep = []
         for retired_at, generation in self._retired:
             if everything or time.monotonic() - retired_at >= self.grace_seconds:
-                drop_tables(client, self.db, list(generation.tables.values()))
+                drop_tables(client, list(generation.tables.values()))
             else:
                 keep.append((retired_at, generation))
         self._retired = keep
@@ -264,7 +274,7 @@ class CacheRefresher:
             try:
                 generations = [g for _, g in self._retired] + ([self.current] if self.current else [])
                 for generation in generations:
-                    drop_tables(self._client, self.db, list(generation.tables.values()))
+                    drop_tables(self._client, list(generation.tables.values()))
             finally:
                 self._retired.clear()
                 self.current = None

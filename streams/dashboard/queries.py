@@ -18,9 +18,10 @@ Totals (by region, by year, the map, the metric choices) count facts (``facts_la
 repeated by several documents counts once), not metric rows.
 
 Tables: a query names what it reads by key (``{facts}``, ``{metrics}``, …). The dashboard fills
-them with the tables of a cache generation (:mod:`streams.dashboard.cache`: the views copied,
-milliseconds a query at a million rows); without one, :data:`LIVE_TABLES` names the views
-themselves (exact, slower). ``facet_totals`` exists only in a generation.
+them with the tables of a cache generation (:mod:`streams.dashboard.cache`: the views copied into
+the dashboard's own database, milliseconds a query at a million rows); without one,
+:data:`LIVE_TABLES` names the views themselves (exact, slower). ``facet_totals`` exists only in a
+generation.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from collections.abc import Mapping
 from typing import Final
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CACHE_TABLE = re.compile(r"^dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")  # streams.dashboard.cache.TABLE_NAME
+# a cache generation's table, qualified by the cache database (streams.dashboard.cache.TABLE_NAME)
+_CACHE_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")
 
 #: What each table key of the queries reads without a cache generation: the views themselves.
 LIVE_TABLES: Final[dict[str, str]] = {
@@ -107,7 +109,7 @@ MAX_DATE: Final = "2149-06-06"
 # TOPIC_MEASURES only.
 TOPIC_SERIES: Final = """
 SELECT {col} AS period, topic, sum({measure}) AS value
-FROM {db}.{series}
+FROM {series}
 WHERE {col} BETWEEN {date_from:Date} AND {date_to:Date}
 GROUP BY period, topic
 HAVING value > 0
@@ -148,7 +150,7 @@ FACT_FILTER: Final = _WHAT_AND_WHERE + """
 
 METRIC_CHOICES: Final = """
 SELECT metric, unit, count() AS facts, sum(mentions) AS mentions
-FROM {db}.{facts}
+FROM {facts}
 WHERE ({topic:String} = '' OR topic = {topic:String}) AND """ + FACT_DATES + """
 GROUP BY metric, unit
 ORDER BY metric = 'other', facts DESC, mentions DESC, metric, unit
@@ -158,7 +160,7 @@ LIMIT 300
 # The same without a date range, from the generation's pre-aggregated facet totals.
 METRIC_CHOICES_ALL: Final = """
 SELECT metric, unit, sum(facts) AS facts, sum(mentions) AS mentions
-FROM {db}.{facet_totals}
+FROM {facet_totals}
 WHERE ({topic:String} = '' OR topic = {topic:String})
 GROUP BY metric, unit
 ORDER BY metric = 'other', facts DESC, mentions DESC, metric, unit
@@ -170,13 +172,13 @@ LIMIT 300
 # server derives the topic, region, year and metric·unit lists from it.
 FACETS: Final = """
 SELECT topic, region, ref_year, metric, unit, count() AS facts, sum(mentions) AS mentions
-FROM {db}.{facts}
+FROM {facts}
 WHERE """ + FACT_DATES + """
 GROUP BY topic, region, ref_year, metric, unit
 """
 
 FACETS_ALL: Final = """
-SELECT topic, region, ref_year, metric, unit, facts, mentions FROM {db}.{facet_totals}
+SELECT topic, region, ref_year, metric, unit, facts, mentions FROM {facet_totals}
 """
 
 # The latest value of a group is the value of the fact last published (ties: highest fact_id).
@@ -185,7 +187,7 @@ _LATEST = "argMax(value, (ifNull(last_published, toDateTime64(0, 3, 'UTC')), fac
 BY_REGION: Final = """
 SELECT if(region = '', '(未知)', region) AS label, sum(value) AS total, count() AS facts,
        sum(mentions) AS mentions, """ + _LATEST + """ AS latest
-FROM {db}.{facts}
+FROM {facts}
 WHERE """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY total DESC, label
@@ -197,7 +199,7 @@ LIMIT 30
 BY_YEAR: Final = """
 SELECT assumeNotNull(ref_year) AS label, sum(value) AS total, count() AS facts,
        sum(mentions) AS mentions, """ + _LATEST + """ AS latest
-FROM {db}.{facts}
+FROM {facts}
 WHERE ref_year IS NOT NULL AND """ + FACT_FILTER + """
 GROUP BY label
 ORDER BY label
@@ -207,7 +209,7 @@ ORDER BY label
 MAP_TOTALS: Final = """
 SELECT {division} AS code, sum(value) AS total, count() AS facts, sum(mentions) AS mentions,
        sum(documents) AS documents
-FROM {db}.{facts}
+FROM {facts}
 WHERE length(region_code) = 6 AND match(region_code, '^[0-9]+$') AND {scope} AND """ + FACT_FILTER + """
 GROUP BY code
 ORDER BY total DESC, code
@@ -217,18 +219,18 @@ ORDER BY total DESC, code
 FACT_ROWS: Final = """
 SELECT fact_id, region, region_code, ref_year, metric, unit, value, subject, topic, mentions, documents,
        first_published, last_published, flags, sentence, doc_id
-FROM {db}.{facts}
+FROM {facts}
 WHERE """ + FACT_FILTER + """
 ORDER BY {sort} {direction}, fact_id
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 
 FACT_COUNT: Final = """
-SELECT count() FROM {db}.{facts} WHERE """ + FACT_FILTER
+SELECT count() FROM {facts} WHERE """ + FACT_FILTER
 
 FACT_MENTIONS: Final = """
 SELECT doc_id, title, published_at, paragraph_index, char_start, sentence, duplicate_of
-FROM {db}.{mentions}
+FROM {mentions}
 WHERE fact_id = {fact_id:String}
 ORDER BY ifNull(published_at, toDateTime64(0, 3, 'UTC')), doc_id, paragraph_index, char_start
 LIMIT 1000
@@ -240,7 +242,7 @@ FLAG_FILTER: Final = """
 FLAG_ROWS: Final = """
 SELECT flag, explanation, doc_id, title, published_at, paragraph_index, char_start, char_end, sentence, span,
        value, unit, metric, topic, region, region_code, ref_year
-FROM {db}.{flagged}
+FROM {flagged}
 WHERE """ + FLAG_FILTER + """
 ORDER BY published_at DESC NULLS LAST, doc_id, char_start, flag
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
@@ -251,28 +253,28 @@ FLAG_RULES: Final = """
 SELECT rule, scope, explanation FROM {db}.flag_rules FINAL ORDER BY rule
 """
 FLAG_COUNTS: Final = """
-SELECT flag, count() AS flagged FROM {db}.{flagged} WHERE """ + ROW_DATES + """ GROUP BY flag
+SELECT flag, count() AS flagged FROM {flagged} WHERE """ + ROW_DATES + """ GROUP BY flag
 """
 
 METRIC_ROWS: Final = """
 SELECT doc_id, paragraph_index, sentence, span, char_start, char_end, value, value_low, value_high,
        unit, qualifier, subject, metric, topic, region, year, published_at
-FROM {db}.{metrics}
+FROM {metrics}
 WHERE """ + METRIC_FILTER + """
 ORDER BY {sort} {direction}, doc_id, char_start
 LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 """
 
 METRIC_COUNT: Final = """
-SELECT count() FROM {db}.{metrics} WHERE """ + METRIC_FILTER
+SELECT count() FROM {metrics} WHERE """ + METRIC_FILTER
 
 # Without filters the count is the sum of the documents' metric counts (same rows, far cheaper).
 METRIC_COUNT_ALL: Final = """
-SELECT sum(metrics) FROM {db}.{documents_daily}
+SELECT sum(metrics) FROM {documents_daily}
 """
 
 TITLES: Final = """
-SELECT doc_id, title FROM {db}.{documents} WHERE doc_id IN {ids:Array(String)}
+SELECT doc_id, title FROM {documents} WHERE doc_id IN {ids:Array(String)}
 """
 
 # One document, always read live (its text is not cached): with its run, to pair it with spans.
@@ -290,7 +292,7 @@ _SPAN_COLUMNS = """char_start, char_end, span, value, unit, qualifier, metric, t
 # spans), DOCUMENT_SPANS reads them live.
 DOCUMENT_SPANS_CACHED: Final = """
 SELECT """ + _SPAN_COLUMNS + """
-FROM {db}.{metrics}
+FROM {metrics}
 WHERE doc_id = {doc_id:String} AND processed_at = {processed_at:DateTime64(6, 'UTC')}
 ORDER BY char_start, char_end
 """
@@ -303,14 +305,14 @@ ORDER BY char_start, char_end
 
 DOCUMENT_LIST: Final = """
 SELECT doc_id, title, coalesce(published_at, ingested_at) AS date, topics, metric_count
-FROM {db}.{documents}
+FROM {documents}
 ORDER BY date DESC, doc_id
 LIMIT {limit:UInt32}
 """
 
 SUBJECTS: Final = """
 SELECT subject, mentions, documents, topics, metrics
-FROM {db}.{top_subjects}
+FROM {top_subjects}
 ORDER BY mentions DESC, subject
 LIMIT {limit:UInt32}
 """
@@ -320,7 +322,7 @@ SUBJECTS_DATED: Final = """
 SELECT subject, count() AS mentions, uniqExact(doc_id) AS documents,
        arraySort(groupUniqArray(CAST(topic, 'String'))) AS topics,
        arraySort(groupUniqArray(8)(CAST(metric, 'String'))) AS metrics
-FROM {db}.{metrics}
+FROM {metrics}
 WHERE subject != '' AND """ + ROW_DATES + """
 GROUP BY subject
 ORDER BY mentions DESC, subject
@@ -336,11 +338,11 @@ ORDER BY day, kind
 
 SUMMARY: Final = """
 SELECT
-    (SELECT sum(documents) FROM {db}.{documents_daily}) AS documents,
-    (SELECT sum(metrics) FROM {db}.{documents_daily}) AS metrics,
+    (SELECT sum(documents) FROM {documents_daily}) AS documents,
+    (SELECT sum(metrics) FROM {documents_daily}) AS metrics,
     (SELECT sum(messages) FROM {db}.dash_dlq_daily) AS dlq,
-    (SELECT min(day) FROM {db}.{documents_daily}) AS first_day,
-    (SELECT max(day) FROM {db}.{documents_daily}) AS last_day
+    (SELECT min(day) FROM {documents_daily}) AS first_day,
+    (SELECT max(day) FROM {documents_daily}) AS last_day
 """
 
 
@@ -366,7 +368,8 @@ def render(template: str, db: str, tables: Mapping[str, str] | None = None, **id
                | set(DIVISIONS.values()) | set(DIVISION_SCOPE.values()) | {"ASC", "DESC"})
     for _key, col in GRANULARITIES.values():
         allowed.add(col)
-    names = {**LIVE_TABLES, **(tables or {})}
+    db = check_identifier(db)
+    names = {**{key: f"{db}.{view}" for key, view in LIVE_TABLES.items()}, **(tables or {})}
     for key, name in (tables or {}).items():
         if not _CACHE_TABLE.match(name):
             raise ValueError(f"{key}={name!r} is not a cache table")
@@ -375,7 +378,7 @@ def render(template: str, db: str, tables: Mapping[str, str] | None = None, **id
         if series not in {key for key, _col in GRANULARITIES.values()}:
             raise ValueError(f"series={series!r} is not a topic series")
         template = template.replace("{series}", "{" + series + "}")
-    sql = template.replace("{db}", check_identifier(db))
+    sql = template.replace("{db}", db)
     for key, name in names.items():
         sql = sql.replace("{" + key + "}", name)
     for key, expression in LIVE_DAYS.items():

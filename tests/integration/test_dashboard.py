@@ -32,6 +32,7 @@ import pytest
 
 from streams.bench.dashboard import bench_dashboard
 from streams.dashboard import start_dashboard
+from streams.dashboard.cache import cache_database
 from streams.dashboard.server import DashboardServer, csv_cell, division_code, series_rows
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations, make_client
@@ -58,6 +59,7 @@ def seeded(dash_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         yield load_articles(dash_settings, SEEDS, replay=True, dlq_rows=12, extra=extra)
     finally:
         client.command(f"DROP DATABASE IF EXISTS {DB}")
+        client.command(f"DROP DATABASE IF EXISTS {cache_database(DB)}")
         client.close()
 
 
@@ -424,6 +426,7 @@ def cache_db(dash_settings: Settings, seeded: Seeded) -> Iterator[Settings]:
         yield settings
     finally:
         client.command(f"DROP DATABASE IF EXISTS {CACHE_DB}")
+        client.command(f"DROP DATABASE IF EXISTS {cache_database(CACHE_DB)}")
         client.close()
 
 
@@ -454,7 +457,7 @@ def _cache_tables(settings: Settings) -> list[str]:
     try:
         return [row[0] for row in client.query(
             "SELECT name FROM system.tables WHERE database = {db:String} AND startsWith(name, 'dash_cache_')",
-            parameters={"db": settings.clickhouse_database}).result_rows]
+            parameters={"db": cache_database(settings.clickhouse_database)}).result_rows]
     finally:
         client.close()
 

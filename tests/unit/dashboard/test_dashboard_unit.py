@@ -81,17 +81,19 @@ def test_new_queries_render_with_their_identifiers() -> None:
 
 
 def test_a_cache_generation_replaces_the_views_and_only_its_own_names_are_accepted() -> None:
-    tables = table_names("0a1b2c3d", 7)
+    tables = table_names("newsetl", "0a1b2c3d", 7)
     sql = q.render(q.FACETS, "newsetl", tables)
-    assert "FROM newsetl.dash_cache_0a1b2c3d_7_facts" in sql and "day BETWEEN {date_from:Date}" in sql
+    assert "FROM newsetl_dashboard_cache.dash_cache_0a1b2c3d_7_facts" in sql and "day BETWEEN {date_from:Date}" in sql
     assert "facts_latest" not in sql and "toDate(" not in sql
-    assert "FROM newsetl.dash_cache_0a1b2c3d_7_facet_totals" in q.render(q.FACETS_ALL, "newsetl", tables)
+    assert "FROM newsetl_dashboard_cache.dash_cache_0a1b2c3d_7_facet_totals" in q.render(q.FACETS_ALL, "newsetl", tables)
     live = q.render(q.FACETS, "newsetl")
     assert "FROM newsetl.facts_latest" in live and "toDate(ifNull(first_published" in live
     with pytest.raises(ValueError):
         q.render(q.FACETS_ALL, "newsetl")  # the facet totals exist only in a generation
     with pytest.raises(ValueError):
         q.render(q.FACETS, "newsetl", {"facts": "documents; DROP TABLE x"})
+    with pytest.raises(ValueError):
+        q.render(q.FACETS, "newsetl", {"facts": "dash_cache_0a1b2c3d_7_facts"})  # unqualified
     # against a generation no query reads a view the cache copies; one document's text is read live
     for name in dir(q):
         value = getattr(q, name)
@@ -106,6 +108,20 @@ def test_a_cache_generation_replaces_the_views_and_only_its_own_names_are_accept
         live = {view for view in q.LIVE_TABLES.values() if f"newsetl.{view}" in sql}
         assert live == ({"documents_latest"} if name == "DOCUMENT" else set()), name
     assert {table.key for table in TABLES} >= set(q.LIVE_TABLES) | {"facet_totals"}
+
+
+def test_a_generation_reads_the_views_of_the_database_and_its_own_earlier_tables() -> None:
+    names = table_names("newsetl", "0a1b2c3d", 7)
+    selects = {}
+    for table in TABLES:
+        sql = table.select.replace("{db}", "newsetl")
+        for key, name in names.items():
+            sql = sql.replace("{" + key + "}", name)
+        assert "{" not in sql and "newsetl.newsetl_dashboard_cache" not in sql, table.key
+        selects[table.key] = sql
+    assert "FROM newsetl.facts_latest" in selects["facts"]
+    assert "FROM newsetl_dashboard_cache.dash_cache_0a1b2c3d_7_facts " in selects["facet_totals"]
+    assert [table.key for table in TABLES].index("facts") < [table.key for table in TABLES].index("facet_totals")
 
 
 def test_csv_is_utf8_with_bom_header_and_quoting() -> None:
