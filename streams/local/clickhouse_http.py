@@ -1527,11 +1527,8 @@ class Request:
                     except Exception as exc:
                         raise ClickHouseError.from_engine(exc) from exc
             if pooled is not None:
-                wanted = dict(self.settings)
-                if self.params.get("database"):
-                    wanted[_DATABASE] = self.params["database"]
                 try:
-                    pooled.overlay(wanted)
+                    pooled.overlay(self._wanted())
                 except Exception as exc:
                     raise ClickHouseError.from_engine(exc) from exc
             elif sess is None:
@@ -1543,11 +1540,8 @@ class Request:
                     except Exception as exc:
                         raise ClickHouseError.from_engine(exc) from exc
             else:
-                wanted = dict(self.settings)
-                if self.params.get("database"):
-                    wanted[_DATABASE] = self.params["database"]
                 try:
-                    sess.overlay(wanted)
+                    sess.overlay(self._wanted())
                 except Exception as exc:
                     sess.reset()
                     raise ClickHouseError.from_engine(exc) from exc
@@ -1578,6 +1572,13 @@ class Request:
                 self.engine.release_pooled(pooled, reusable)
             else:
                 conn.close()
+
+    def _wanted(self) -> dict[str, str]:
+        """The URL settings and database a request lays over a session's or pooled connection's own."""
+        wanted = dict(self.settings)
+        if self.params.get("database"):
+            wanted[_DATABASE] = self.params["database"]
+        return wanted
 
     def _guard(self, conn: Any, sql: str) -> str:
         """Refuse what a ClickHouse server refuses (see :func:`check_query`), on the engine's own
