@@ -146,6 +146,8 @@ _SAME_PER = {"人": ("每名", "每位", "每个人"), "名": ("每人",), "年"
 
 
 _CELL_GAP = re.compile(r"[ \t\u3000]+")  # (normalize has folded a layout's runs of spaces to one)
+_MAX_CELL = 16
+_SENTENCE_MARKS = re.compile(r"[，,。；;！？!?：:“”]")
 _GENERIC_HEADERS = frozenset({"数值", "数量", "数据", "数", "值", "单位", "指标", "合计", "备注"})
 _ROW_LABEL_NOISE = re.compile(r"^(?:其中|内)[：:]?|[（(][^）)]*[）)]")
 
@@ -162,13 +164,24 @@ def _cells(line: str) -> list[tuple[int, str]]:
     return cells
 
 
+def _table_line(line: str) -> list[str] | None:
+    """The cells of ``line`` if it reads as a table line: three cells or more, each short, no
+    sentence punctuation (a byline or a sentence with a space in it is no table)."""
+    cells = [cell for _, cell in _cells(line)]
+    if len(cells) < 3 or any(len(cell) > _MAX_CELL for cell in cells) or _SENTENCE_MARKS.search(line):
+        return None
+    return cells
+
+
 def _table_header(paragraphs: list[Paragraph], index: int) -> list[str] | None:
     """The column names of the table a row belongs to: the nearest line above it, across the
     table's other rows, whose cells hold no figure (``产品名称　产量　单位　比上年增长``)."""
+    if _table_line(_ROW_LABEL_NOISE.sub("", paragraphs[index].text.lstrip())) is None:
+        return None
     for back in range(index - 1, max(index - 40, -1), -1):
         line = paragraphs[back].text
-        cells = [cell for _, cell in _cells(line)]
-        if len(cells) < 2:
+        cells = _table_line(_ROW_LABEL_NOISE.sub("", line.lstrip()))
+        if cells is None:
             return None
         if not any(char.isdigit() for char in line):
             return cells

@@ -283,3 +283,11 @@ def test_a_count_joined_to_the_next_by_he_keeps_its_own_noun() -> None:
     assert subjects("全年举办7场招聘会及3场直播带岗活动。") == {"7场": "全年举办招聘会", "3场": "直播带岗活动"}
     # an enumeration of nouns after one count stays whole
     assert subjects("为356名高血压、糖尿病患者建立健康档案。")["356名"].startswith("高血压、糖尿病患者")
+
+
+def test_a_byline_and_a_sentence_with_spaces_are_no_table() -> None:
+    # a repost's added lead line (two "cells") above a dateline with a space: prose, not a table
+    text = "青山县融媒体中心讯（通讯员 李某）\n本报讯（记者 王某）今年全县蔬菜产值达到3.2亿元，同比增长7.5%。\n"
+    got = subjects(text)
+    assert got["3.2亿元"].endswith("今年全县蔬菜产值") and got["7.5%"].endswith("今年全县蔬菜产值同比增长")
+    assert not any("李某" in subject for subject in got.values())  # nothing from the line above
