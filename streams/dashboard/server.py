@@ -52,7 +52,7 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from streams.dashboard import queries as q
-from streams.dashboard.cache import CacheRefresher, CacheUnavailable
+from streams.dashboard.cache import CacheRefresher, CacheUnavailable, Generation
 from streams.settings import Settings
 from streams.store.clickhouse import make_client
 
@@ -381,16 +381,29 @@ class Api:
     pool: ClientPool
     cache: CacheRefresher
 
-    async def _tables(self) -> dict[str, str]:
-        """The tables of the current cache generation (waits for the first one)."""
-        return (await self.cache.generation()).tables
+    async def _generation(self) -> Generation | None:
+        """The current cache generation (waits for the first one); None when the cache could not be
+        built — a read-only user, say — and the views themselves are read (exact, slower). A
+        database that cannot be reached then fails the query itself, with its own error."""
+        try:
+            return await self.cache.generation()
+        except CacheUnavailable as exc:
+            if exc.failed:
+                return None
+            raise
+
+    async def _tables(self) -> dict[str, str] | None:
+        generation = await self._generation()
+        return generation.tables if generation is not None else None
 
     async def _sql(self, template: str, **identifiers: str) -> str:
         return q.render(template, self.db, await self._tables(), **identifiers)
 
     async def summary(self, request: web.Request) -> web.Response:
-        generation = await self.cache.generation()
-        rows = await self.pool.rows(q.render(q.SUMMARY, self.db, generation.tables))
+        generation = await self._generation()
+        rows = await self.pool.rows(q.render(q.SUMMARY, self.db, generation.tables if generation else None))
+        if generation is None:  # read live: as of now
+            return reply({**(rows[0] if rows else {}), "as_of": dt.datetime.now(dt.UTC), "cache_build_seconds": None})
         return reply({**(rows[0] if rows else {}), "as_of": generation.as_of,
                       "cache_build_seconds": round(generation.build_seconds, 3)})
 
@@ -427,8 +440,9 @@ class Api:
     async def facets(self, request: web.Request) -> web.Response:
         topic = _text(request, "topic")
         dates = date_range(request)
-        template = q.FACETS if _filters_set(dates) else q.FACETS_ALL
-        groups = await self.pool.rows(await self._sql(template), dates)
+        tables = await self._tables()
+        template = q.FACETS if _filters_set(dates) or tables is None else q.FACETS_ALL
+        groups = await self.pool.rows(q.render(template, self.db, tables), dates)
         return reply(facet_lists(groups, topic))
 
     async def _default_metric(self, params: dict[str, Any]) -> bool:
@@ -437,8 +451,9 @@ class Api:
         if params["metric"] and params["unit"]:
             return True
         dates = {"date_from": params["date_from"], "date_to": params["date_to"]}
-        template = q.METRIC_CHOICES if _filters_set(dates) else q.METRIC_CHOICES_ALL
-        choices = await self.pool.rows(await self._sql(template), {"topic": params["topic"], **dates})
+        tables = await self._tables()
+        template = q.METRIC_CHOICES if _filters_set(dates) or tables is None else q.METRIC_CHOICES_ALL
+        choices = await self.pool.rows(q.render(template, self.db, tables), {"topic": params["topic"], **dates})
         if not choices:
             return False
         params["metric"], params["unit"] = choices[0]["metric"], choices[0]["unit"]

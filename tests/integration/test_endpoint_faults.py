@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +23,13 @@ from pathlib import Path
 import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
+from pydantic import SecretStr
 
+from streams.dashboard.server import DashboardServer
 from streams.local import services
 from streams.retry import Backoff, poll_until
 from streams.settings import Settings
+from streams.store.clickhouse import apply_migrations
 from streams.stream.sink import RetryingInserter
 from tests.integration.conftest import free_ports
 from tests.integration.test_local_stack import _http
@@ -305,6 +310,32 @@ def test_reader_user_is_readonly(tmp_path: Path, endpoint: Callable[..., tuple[s
     assert _code(_http(settings, {}, b"SELECT 1", headers={"X-ClickHouse-User": "reader", "X-ClickHouse-Key": "x"})) == "516"
     assert writer.command("SELECT count() FROM default.t") == 1
     reader.close()
+    writer.close()
+
+
+def test_a_dashboard_on_the_reader_user_reads_the_views_themselves(
+        tmp_path: Path, endpoint: Callable[..., tuple[subprocess.Popen[bytes], Settings]]) -> None:
+    """The reader user cannot build the dashboard's cache: the dashboard answers from the views."""
+    secret = tmp_path / "reader"
+    secret.write_text("r3ad")
+    _, settings = endpoint(tmp_path / "ch", "--reader-user", "reader", "--reader-password-file", str(secret))
+    writer = _client(settings)
+    apply_migrations(settings, writer)
+    writer.command(
+        "INSERT INTO newsetl.documents (doc_id, source, title, published_at, ingested_at, processed_at, "
+        "pipeline_version, script, text, char_count, token_count, paragraph_count, metric_count, topics, "
+        "topic_scores, regions, keywords, kafka_partition, kafka_offset) VALUES ('d1', 's', 't', "
+        "'2024-05-01 00:00:00', '2024-05-01 00:00:00', '2024-05-02 00:00:00', 'v', 'simplified', '全县', 2, 1, "
+        "1, 0, [], map(), [], [], 0, 0)")
+    reader = settings.model_copy(update={"clickhouse_user": "reader", "clickhouse_password": SecretStr("r3ad")})
+    with DashboardServer(reader) as server:
+        for path in ("/api/summary", "/api/facets", "/api/metrics/rows", "/api/metrics/by_region", "/api/facts"):
+            with urllib.request.urlopen(server.url + path, timeout=60) as response:
+                assert response.status == 200, path
+                body = json.loads(response.read())
+            if path == "/api/summary":
+                assert body["documents"] == 1 and body["cache_build_seconds"] is None
+    assert writer.command("SELECT count() FROM system.databases WHERE name = 'newsetl_dashboard_cache'") == 0
     writer.close()
 
 
