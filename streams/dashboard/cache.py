@@ -36,11 +36,13 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from streams.dashboard.queries import CACHE_TABLE_NAME, LIVE_DAYS
+
 log = logging.getLogger("newsetl.dashboard")
 
 ORPHAN_MINUTES = 10
-#: A cache table's name (qualified, it is what :func:`streams.dashboard.queries.render` accepts).
-TABLE_NAME = re.compile(r"^dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")
+#: A cache table's name inside the cache database (the queries accept it qualified by that database).
+TABLE_NAME = re.compile(f"^{CACHE_TABLE_NAME}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,9 @@ class CacheTable:
     order_by: str
 
 
-# A row's or fact's date as the queries filter it (streams.dashboard.queries.LIVE_DAYS).
-_DAY = "toDate(ifNull({column}, toDateTime64(0, 3, 'UTC')))"
-
 #: In build order. ``{db}`` is the database, ``{<key>}`` an earlier (qualified) table of the generation.
 TABLES: tuple[CacheTable, ...] = (
-    CacheTable("facts", "SELECT *, " + _DAY.format(column="first_published") + " AS day FROM {db}.facts_latest",
+    CacheTable("facts", "SELECT *, " + LIVE_DAYS["fact_day"] + " AS day FROM {db}.facts_latest",
                "(metric, unit, fact_id)"),
     CacheTable(
         "facet_totals",
@@ -66,9 +65,9 @@ TABLES: tuple[CacheTable, ...] = (
         "(metric, unit)",
     ),
     CacheTable("mentions", "SELECT * FROM {db}.fact_mentions", "(fact_id)"),
-    CacheTable("flagged", "SELECT *, " + _DAY.format(column="published_at") + " AS day FROM {db}.flagged_metrics",
+    CacheTable("flagged", "SELECT *, " + LIVE_DAYS["row_day"] + " AS day FROM {db}.flagged_metrics",
                "(flag, doc_id, char_start)"),
-    CacheTable("metrics", "SELECT *, " + _DAY.format(column="published_at") + " AS day FROM {db}.metrics_latest",
+    CacheTable("metrics", "SELECT *, " + LIVE_DAYS["row_day"] + " AS day FROM {db}.metrics_latest",
                "(doc_id, char_start, char_end)"),
     CacheTable(
         "documents",
@@ -191,22 +190,21 @@ class CacheRefresher:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _retired: list[tuple[float, Generation]] = field(default_factory=list)
     _attempted: asyncio.Event | None = None
-    _wake: asyncio.Event | None = None
 
     def _connected(self) -> Client:
         if self._client is None:
             self._client = self.client_factory()
         return self._client
 
-    def refresh_once(self, force: bool = False) -> Generation | None:
-        """Build a new generation if the data changed (or ``force``); returns it, else None.
+    def refresh_once(self) -> Generation | None:
+        """Build a new generation if the data changed; returns it, else None.
         Runs in a worker thread; one build at a time."""
         with self._lock:
             client = self._connected()
             current = self.current
             if current is None:
                 drop_orphans(client, self.db, self.instance)
-            stale = current is None or force or (
+            stale = current is None or (
                 dt.datetime.now(dt.UTC) - current.as_of).total_seconds() >= self.max_age_seconds
             if not stale and data_version(client, self.db) == current.version:  # type: ignore[union-attr]
                 self._drop_retired(client)
@@ -232,7 +230,6 @@ class CacheRefresher:
     async def run(self) -> None:
         """Refresh until cancelled (the dashboard app starts this on startup)."""
         self._attempted = self._attempted or asyncio.Event()
-        self._wake = self._wake or asyncio.Event()
         while True:
             pause = self.refresh_seconds
             try:
@@ -245,11 +242,7 @@ class CacheRefresher:
                     log.warning("dashboard cache not refreshed (retrying every %g s): %s", pause, error)
                 self.error = error
             self._attempted.set()
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), pause)
-            except TimeoutError:
-                pass
+            await asyncio.sleep(pause)
 
     async def generation(self, timeout: float = 120.0) -> Generation:
         """The current generation; before the first one, waits for the first attempt to build it
@@ -272,9 +265,9 @@ class CacheRefresher:
             if self._client is None:
                 return
             try:
-                generations = [g for _, g in self._retired] + ([self.current] if self.current else [])
-                for generation in generations:
-                    drop_tables(self._client, list(generation.tables.values()))
+                self._drop_retired(self._client, everything=True)
+                if self.current is not None:
+                    drop_tables(self._client, list(self.current.tables.values()))
             finally:
                 self._retired.clear()
                 self.current = None

@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from typing import Final
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# a cache generation's table, qualified by the cache database (streams.dashboard.cache.TABLE_NAME)
-_CACHE_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.dash_cache_[0-9a-f]{8}_\d+_[a-z_]+$")
+#: A table of the dashboard's cache generations (streams.dashboard.cache), unqualified.
+CACHE_TABLE_NAME: Final = r"dash_cache_[0-9a-f]{8}_\d+_[a-z_]+"
+_CACHE_TABLE = re.compile(rf"^[A-Za-z_][A-Za-z0-9_]*\.{CACHE_TABLE_NAME}$")
 
 #: What each table key of the queries reads without a cache generation: the views themselves.
 LIVE_TABLES: Final[dict[str, str]] = {
