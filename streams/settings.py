@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     sink_flush_seconds: float = 1.0
     sink_batch_docs: int = 1000
     # The enrich agent takes up to this many news.raw messages at once (waiting at most this long
-    # for them) and works on their partitions side by side.
+    # for them), analyses them in one batch and publishes their results together.
     enrich_batch_docs: int = 64
     enrich_batch_seconds: float = 0.05
     # The worker analyses in a child process (1), so its event loop, Kafka I/O and the sink run on

@@ -70,21 +70,28 @@ async def _delete_topics(settings: Settings) -> None:
         await admin.close()
 
 
-def _count(settings: Settings) -> int:
-    client = make_client(settings, database=settings.clickhouse_database)
+def _count(settings: Settings, client: Client | None = None) -> int:
+    own = client is None
+    client = client or make_client(settings, database=settings.clickhouse_database)
     try:
         return int(client.query("SELECT count() FROM documents_latest").result_rows[0][0])
     finally:
-        client.close()
+        if own:
+            client.close()
 
 
 def _wait_count(settings: Settings, target: int, timeout: float, interval: float = 0.05) -> float:
     started = time.monotonic()
-    while _count(settings) < target:
-        if time.monotonic() - started > timeout:
-            raise UserError(f"benchmark timed out waiting for {target} documents in ClickHouse")
-        time.sleep(interval)
-    return time.monotonic()
+    # one client for every poll: a new one per poll cost the engine more than the count itself
+    client = make_client(settings, database=settings.clickhouse_database)
+    try:
+        while _count(settings, client) < target:
+            if time.monotonic() - started > timeout:
+                raise UserError(f"benchmark timed out waiting for {target} documents in ClickHouse")
+            time.sleep(interval)
+        return time.monotonic()
+    finally:
+        client.close()
 
 
 @contextmanager

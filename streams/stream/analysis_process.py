@@ -2,11 +2,16 @@
 
 :class:`AnalysisProcess` wraps a one-process ``ProcessPoolExecutor`` (``spawn``: the worker has
 threads, which a fork would copy mid-lock) whose initializer builds the pipeline once. A call
-returns the :class:`EnrichedDocument` or raises the :class:`~streams.stream.intake.IntakeError`
-the child met (sent back as plain values: the exception itself does not pickle). When the child
+returns, per message, the ``news.enriched`` value or the kind and detail of the
+:class:`~streams.stream.intake.IntakeError` the child met (a :class:`~streams.stream.enrich.Wired`:
+plain values, as the exception itself does not pickle). When the child
 dies while analysing (killed, out of memory, a crash in native code), a new one is started and
 the message is tried once more; dying on it twice makes it a ``poison_message``. The child dies
 with its worker (Linux's parent-death signal), so a SIGKILLed worker leaves nothing behind.
+
+The worker sends a take's messages in one call (one round trip; bytes back, not objects to
+unpickle); when the child dies during such a batch, each of its messages is tried again alone, so
+only the culprit can become poison.
 """
 
 from __future__ import annotations
@@ -21,16 +26,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from schemas.models import EnrichedDocument
 from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.types import Limits
 from streams.stream import intake
 from streams.stream.analysis import build_pipeline
-from streams.stream.enrich import enrich_payload
+from streams.stream.enrich import Wired, enrich_wire
 
 _PIPELINE: Pipeline | None = None
 _PR_SET_PDEATHSIG = 1
-Result = tuple[str, EnrichedDocument | None, str, str, str | None]
 
 
 def _die_with(parent: int) -> None:
@@ -52,13 +55,13 @@ def _start(parent: int, rules_dir: Path | None, segmenter: str, limits: Limits) 
     _PIPELINE = build_pipeline(rules_dir, segmenter, limits)
 
 
-def _analyse(payload: bytes | None, max_doc_chars: int, partition: int, offset: int) -> Result:
+def _analyse_many(items: list[tuple[bytes | None, int, int]], max_doc_chars: int) -> list[Wired]:
     assert _PIPELINE is not None
-    try:
-        doc = enrich_payload(_PIPELINE, payload, max_doc_chars=max_doc_chars, partition=partition, offset=offset)
-    except intake.IntakeError as exc:
-        return "error", None, exc.kind, exc.detail, exc.doc_id
-    return "ok", doc, "", "", None
+    return [enrich_wire(_PIPELINE, payload, max_doc_chars=max_doc_chars, partition=partition, offset=offset)
+            for payload, partition, offset in items]
+
+
+_DIED_TWICE = "the analysis process died twice while analysing this message; it is not analysed again"
 
 
 class AnalysisProcess:
@@ -67,30 +70,43 @@ class AnalysisProcess:
     def __init__(self, rules_dir: Path | None, segmenter: str, limits: Limits) -> None:
         self._init = (os.getpid(), rules_dir, segmenter, limits)
         self._pool = self._new_pool()
+        self._one_at_a_time = asyncio.Lock()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start, initargs=self._init)
 
-    async def enrich(self, payload: bytes | None, *, max_doc_chars: int, partition: int,
-                     offset: int) -> EnrichedDocument:
+    def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
+        # calls in flight together all see the same broken pool: it is replaced once
+        if self._pool is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+
+    async def _alone(self, item: tuple[bytes | None, int, int], max_doc_chars: int) -> Wired:
+        """One message in the child; a child that dies is replaced and the message tried once
+        more; dying on it twice makes it a ``poison_message``."""
         loop = asyncio.get_running_loop()
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
+            pool = self._pool
             try:
-                status, doc, kind, detail, doc_id = await loop.run_in_executor(
-                    self._pool, _analyse, payload, max_doc_chars, partition, offset)
+                (wired,) = await loop.run_in_executor(pool, _analyse_many, [item], max_doc_chars)
+                return wired
             except BrokenProcessPool:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
-                if attempt == 2:
-                    raise intake.IntakeError(intake.POISON_MESSAGE, "the analysis process died twice while "
-                                             "analysing this message; it is not analysed again") from None
-                continue
-            if status == "error":
-                raise intake.IntakeError(kind, detail, doc_id)
-            assert doc is not None
-            return doc
-        raise AssertionError("unreachable")
+                self._replace_pool(pool)
+        return Wired(None, None, intake.POISON_MESSAGE, _DIED_TWICE)
+
+    async def enrich_many(self, items: list[tuple[bytes | None, int, int]], *, max_doc_chars: int) -> list[Wired]:
+        """``(payload, partition, offset)`` → each one's :class:`Wired`, in order. Calls may
+        overlap (the child takes the next batch as soon as it finished one); when the child dies
+        during a batch, its messages are tried one at a time (one caller at a time)."""
+        if len(items) > 1:
+            pool = self._pool
+            try:
+                return await asyncio.get_running_loop().run_in_executor(pool, _analyse_many, items, max_doc_chars)
+            except BrokenProcessPool:
+                self._replace_pool(pool)  # the culprit is not known: each message alone
+        async with self._one_at_a_time:
+            return [await self._alone(item, max_doc_chars) for item in items]
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -6,9 +6,9 @@
 The agents only loop and ack; what happens to a message is in :mod:`streams.stream.steps`, which
 replay uses too. All agents run with concurrency=1 (faust can commit past an in-flight message
 otherwise); scale by partitions and worker processes. Acks: every agent uses ``noack_take``.
-``enrich`` works on the partitions of a take side by side (one message at a time per partition,
-one analysis at a time in all) and acks each message once its enriched or DLQ record was
-acknowledged by the broker; the sinks ack an event only after ClickHouse acknowledged its rows (or
+``enrich`` analyses a take in one batch, hands every result to the producer at once, and acks each
+message, in order, once its own enriched or DLQ record was acknowledged by the broker (meanwhile
+the next take is analysed); the sinks ack an event only after ClickHouse acknowledged its rows (or
 its DLQ record was delivered), so nothing read is ever lost silently.
 """
 
@@ -32,10 +32,13 @@ from streams.stream.analysis import get_pipeline, pipeline_limits
 from streams.stream.analysis_process import AnalysisProcess
 from streams.stream.poison import InflightMarks
 from streams.stream.rows import DLQ_COLUMNS, dlq_rows
-from streams.stream.sink import ClickHouseSink, RetryingInserter
-from streams.stream.steps import Steps
+from streams.stream.sink import ClickHouseSink, PendingDoc, RetryingInserter
+from streams.stream.steps import Publishing, Steps
 
 log = logging.getLogger("newsetl.worker")
+
+#: takes of news.raw whose results may wait for the broker's acks while the next take is analysed
+ENRICH_INFLIGHT = 2
 
 
 class IdempotentProducer(AiokafkaProducer):
@@ -75,7 +78,7 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_max_request_size=settings.max_message_bytes,
-        producer_compression_type="gzip",
+        producer_compression_type="zstd",
         consumer_max_fetch_size=settings.max_fetch_bytes,
         # faust's default is "<app id>-data" in the working directory
         datadir=str(settings.data_dir / "faust"),
@@ -83,40 +86,57 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
     topics = {name: app.topic(name, key_serializer="raw", value_serializer="raw")
               for name in (settings.raw_topic, settings.enriched_topic, settings.dlq_topic)}
 
+    async def start(topic: str, key: bytes | None, value: bytes) -> Any:
+        return await topics[topic].send(key=key, value=value)
+
     async def send(topic: str, key: bytes | None, value: bytes) -> Any:
-        return await (await topics[topic].send(key=key, value=value))
+        return await (await start(topic, key, value))
 
     marks = InflightMarks(settings.data_dir / "inflight" / settings.worker_group)
     if settings.analysis_processes:
         process = AnalysisProcess(settings.rules_dir, settings.segmenter, pipeline_limits(settings))
-        steps = Steps(settings, send, marks=marks, process=process)
+        steps = Steps(settings, send, marks=marks, process=process, start=start)
     else:
-        steps = Steps(settings, send, get_pipeline(settings), marks=marks)
+        steps = Steps(settings, send, get_pipeline(settings), marks=marks, start=start)
     sink = ClickHouseSink(settings)
     dlq_inserter = RetryingInserter(settings)
 
-    async def enrich_partition(stream: faust.StreamT, events: list[Any]) -> None:
-        # one partition's messages in order, each acked once its output (or DLQ record) is durable
-        for event in events:
-            try:
-                await steps.enrich_and_publish(event.message)
-            except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the message
+    async def ack_in_order(stream: faust.StreamT, inflight: asyncio.Queue[list[tuple[Any, Publishing]]]) -> None:
+        # each message acked once its own output (or DLQ record) is durable, in the order taken
+        while True:
+            batch = await inflight.get()
+            for event, publishing in batch:
                 try:
-                    await steps.send_dlq(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", event.message)
-                except Exception as dlq_exc:  # noqa: BLE001
-                    stop_now(dlq_exc)
-            await stream.ack(event)
+                    await steps.finish_publish(publishing)
+                except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the message
+                    try:
+                        await steps.send_dlq(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", event.message)
+                    except Exception as dlq_exc:  # noqa: BLE001
+                        stop_now(dlq_exc)
+                await stream.ack(event)
+            inflight.task_done()
 
     @app.agent(topics[settings.raw_topic], concurrency=1)
     async def enrich(stream: faust.StreamT) -> None:
-        # Partitions run side by side, so that one partition's send to the broker overlaps with
-        # another's analysis; within a partition one message at a time (the poison marks and the
-        # committed offset both assume it).
-        async for events in stream.noack_take(settings.enrich_batch_docs, within=settings.enrich_batch_seconds):
-            by_partition: dict[int, list[Any]] = {}
-            for event in events:
-                by_partition.setdefault(event.message.partition, []).append(event)
-            await asyncio.gather(*(enrich_partition(stream, part) for part in by_partition.values()))
+        # A take is analysed in one batch and its results handed to the producer at once; while
+        # the broker acknowledges them, the next take is analysed (at most ENRICH_INFLIGHT takes
+        # wait for their acks).
+        inflight: asyncio.Queue[list[tuple[Any, Publishing]]] = asyncio.Queue(maxsize=ENRICH_INFLIGHT)
+        acker = asyncio.ensure_future(ack_in_order(stream, inflight))
+        try:
+            async for events in stream.noack_take(settings.enrich_batch_docs, within=settings.enrich_batch_seconds):
+                messages = [event.message for event in events]
+                try:
+                    results = await steps.enrich_many(messages)
+                except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the messages
+                    stop_now(exc)
+                batch = [(event, await steps.begin_publish(event.message, wired))
+                         for event, wired in zip(events, results, strict=True)]
+                if acker.done():
+                    stop_now(acker.exception() or RuntimeError("the enrich acker ended"))
+                await inflight.put(batch)
+        finally:
+            acker.cancel()
 
     async def flush_and_ack(stream: faust.StreamT) -> None:
         result = await steps.flush(sink)
@@ -129,10 +149,14 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
         # buffer is also flushed whenever it reaches sink_batch_rows rows.
         async for events in stream.noack_take(settings.sink_batch_docs, within=settings.sink_flush_seconds):
             try:
-                for event in events:
-                    if not await steps.to_sink(sink, event.message, ack=event):
+                docs = await steps.read_enriched([event.message for event in events])
+                for event, doc in zip(events, docs, strict=True):
+                    if doc is None:
                         await stream.ack(event)
-                    elif sink.rows >= settings.sink_batch_rows:
+                        continue
+                    message = event.message
+                    sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"", event))
+                    if sink.rows >= settings.sink_batch_rows:
                         await flush_and_ack(stream)
                 await flush_and_ack(stream)
             except Exception as exc:  # noqa: BLE001 - unacked events are redelivered after a restart

@@ -1,10 +1,15 @@
 """One step shared by the ``enrich`` agent and ``newsetl replay --source raw``:
-bytes of a ``news.raw`` message → EnrichedDocument, or an IntakeError with its DLQ kind."""
+bytes of a ``news.raw`` message → EnrichedDocument, or an IntakeError with its DLQ kind;
+:func:`enrich_wire` gives the worker the ``news.enriched`` value itself (made where the analysis
+ran: the worker's event loop only passes bytes on)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from schemas.models import EnrichedDocument, utcnow
 from streams.pipeline.analyzer import Pipeline
+from streams.pipeline.fingerprint import fingerprint
 from streams.pipeline.types import TooManyFigures
 from streams.stream import intake
 from streams.stream.convert import to_analysis_result
@@ -25,7 +30,34 @@ def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: 
         result = to_analysis_result(analysis, doc_id=raw.doc_id)
         return EnrichedDocument(
             raw=raw, analysis=result, pipeline_version=pipeline.version, processed_at=utcnow(),
-            kafka_partition=partition, kafka_offset=offset,
+            kafka_partition=partition, kafka_offset=offset, minhash=fingerprint(result.text).minhash,
         )
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
         raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Wired:
+    """One raw message's ``news.enriched`` value, or the kind and detail of its IntakeError
+    (plain values: they cross from the analysis process)."""
+
+    doc_id: str | None
+    value: bytes | None = None
+    kind: str = ""
+    detail: str = ""
+
+    def error(self) -> intake.IntakeError | None:
+        return None if self.value is not None else intake.IntakeError(self.kind, self.detail, self.doc_id)
+
+
+def enrich_wire(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
+                offset: int) -> Wired:
+    """:func:`enrich_payload` as the bytes to publish (or the error to DLQ)."""
+    try:
+        doc = enrich_payload(pipeline, payload, max_doc_chars=max_doc_chars, partition=partition, offset=offset)
+    except intake.IntakeError as exc:
+        return Wired(exc.doc_id, None, exc.kind, exc.detail)
+    try:
+        return Wired(doc.raw.doc_id, doc.to_wire())
+    except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
+        return Wired(doc.raw.doc_id, None, intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}")

@@ -23,7 +23,7 @@ def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """An idempotent producer (not started) that waits for every replica's ack."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers, "acks": "all", "enable_idempotence": True,
-        "linger_ms": 5, "max_request_size": settings.max_message_bytes, "compression_type": "gzip",
+        "linger_ms": 5, "max_request_size": settings.max_message_bytes, "compression_type": "zstd",
     }
     return AIOKafkaProducer(**(options | overrides))
 

@@ -1,7 +1,8 @@
 """Pure mapping from an EnrichedDocument to rows of the ClickHouse tables (no I/O).
 
 A document row also carries the near-duplicate fingerprint of its normalized text
-(:mod:`streams.pipeline.fingerprint`): derived from the text alone, so a replay writes the same.
+(:mod:`streams.pipeline.fingerprint`): derived from the text alone, so a replay writes the same;
+the worker's analysis sends it along (``EnrichedDocument.minhash``), an older record gets it here.
 
 Column lists are the single place that ties the pydantic models to the DDL in schemas/clickhouse.
 """
@@ -61,7 +62,7 @@ def document_row(doc: EnrichedDocument) -> list[Any]:
         len(result.paragraphs), len(result.metrics), list(result.doc.topics),
         dict(result.doc.topic_scores), list(result.doc.regions), list(result.keywords),
         doc.kafka_partition, doc.kafka_offset, list(result.doc.region_codes), raw.canonical_url,
-        fingerprint(result.text).minhash,
+        doc.minhash if doc.minhash is not None else fingerprint(result.text).minhash,
     ]
 
 

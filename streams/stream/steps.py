@@ -8,6 +8,11 @@ Kafka message (``topic``, ``partition``, ``offset``, ``key``, ``value``: Faust's
 aiokafka's ``ConsumerRecord`` both are). The callers decide only when to ack or commit: a message
 may be acked once the step that handled it returned, because every step returns only after its
 output (the enriched record, the DLQ record or the ClickHouse rows) is durable.
+
+The worker pipelines: :meth:`Steps.enrich_many` analyses a take's messages in one batch,
+:meth:`Steps.begin_publish` hands each result to the producer without waiting for the broker, and
+:meth:`Steps.finish_publish` waits for that one acknowledgement (or delivers again, or DLQs what
+Kafka refuses); the worker acks each message after its own ``finish_publish``, in order.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from streams.settings import Settings
 from streams.stream import intake
 from streams.stream.analysis_process import AnalysisProcess
 from streams.stream.dlq import dlq_key, dlq_record
-from streams.stream.enrich import enrich_payload
+from streams.stream.enrich import Wired, enrich_wire
 from streams.stream.poison import InflightMarks
 from streams.stream.sink import ClickHouseSink, FlushResult, PendingDoc
 
@@ -38,6 +43,8 @@ log = logging.getLogger("newsetl.stream")
 
 #: ``send(topic, key, value)`` → the broker's record metadata once it acknowledged the message.
 SendFn = Callable[[str, bytes | None, bytes], Awaitable[Any]]
+#: ``start(topic, key, value)`` → once the producer took the message: an awaitable of its metadata.
+StartFn = Callable[[str, bytes | None, bytes], Awaitable[Awaitable[Any]]]
 
 
 class MessageLike(Protocol):
@@ -73,10 +80,19 @@ class Outcome:
 
     status: Literal["published", "dlq", "skipped"]
     kind: str = ""
-    doc: EnrichedDocument | None = None
     payload: bytes = b""
     partition: int = -1
     offset: int = -1
+
+
+@dataclass(slots=True)
+class Publishing:
+    """A raw message's result on its way: the send in flight (None: not started, or an error to
+    DLQ) for the value of ``wired``."""
+
+    message: MessageLike
+    wired: Wired
+    sent: Awaitable[Any] | None = None
 
 
 def _refusal(exc: BaseException) -> BaseException | None:
@@ -90,9 +106,10 @@ class Steps:
 
     def __init__(self, settings: Settings, send: SendFn, pipeline: Pipeline | None = None,
                  backoff: Backoff | None = None, marks: InflightMarks | None = None,
-                 process: AnalysisProcess | None = None) -> None:
+                 process: AnalysisProcess | None = None, start: StartFn | None = None) -> None:
         self.settings = settings
         self._send = send
+        self._start = start
         self.pipeline = pipeline
         self.process = process
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
@@ -133,73 +150,145 @@ class Steps:
         log.warning("dlq", extra={"kind": kind, "detail": detail[:200], "topic": message.topic,
                                    "partition": message.partition, "offset": message.offset})
 
-    async def enrich(self, message: MessageLike) -> EnrichedDocument:
-        """Validate and analyse a ``news.raw`` message (off the event loop: in the analysis process
-        when there is one, else in a thread); raises IntakeError."""
-        if self.process is not None:
-            return await self.process.enrich(message.value, max_doc_chars=self.settings.max_doc_chars,
-                                             partition=message.partition, offset=message.offset)
-        if self.pipeline is None:
-            raise RuntimeError("these steps were built without a pipeline")
-        return await asyncio.to_thread(enrich_payload, self.pipeline, message.value,
-                                       max_doc_chars=self.settings.max_doc_chars,
-                                       partition=message.partition, offset=message.offset)
-
-    async def publish(self, doc: EnrichedDocument, message: MessageLike) -> Outcome:
-        """Publish an enriched document to news.enriched; a Kafka refusal becomes an
-        ``output_rejected`` DLQ record for the source message."""
-        payload = doc.to_wire()
-        try:
-            meta = await self.deliver(self.settings.enriched_topic, doc.raw.doc_id.encode("utf-8"), payload)
-        except DeliveryRefused as exc:
-            await self.send_dlq(intake.OUTPUT_REJECTED, f"news.enriched refused the result: {exc}", message,
-                                doc.raw.doc_id)
-            return Outcome("dlq", intake.OUTPUT_REJECTED, doc)
+    async def _publish_value(self, doc_id: str, payload: bytes, message: MessageLike,
+                             sent: Awaitable[Any] | None = None) -> Outcome:
+        meta = None
+        if sent is not None:
+            try:
+                meta = await sent
+            except (KafkaError, ProducerSendError):
+                meta = None  # delivered again below: retried, or refused for good
+        if meta is None:
+            try:
+                meta = await self.deliver(self.settings.enriched_topic, doc_id.encode("utf-8"), payload)
+            except DeliveryRefused as exc:
+                await self.send_dlq(intake.OUTPUT_REJECTED, f"news.enriched refused the result: {exc}", message,
+                                    doc_id)
+                return Outcome("dlq", intake.OUTPUT_REJECTED)
         ENRICHED.inc()
-        return Outcome("published", doc=doc, payload=payload, partition=getattr(meta, "partition", -1),
+        return Outcome("published", payload=payload, partition=getattr(meta, "partition", -1),
                        offset=getattr(meta, "offset", -1))
 
-    async def enrich_and_publish(self, message: MessageLike, *, redo_input_dlq: bool = True) -> Outcome:
-        """One ``news.raw`` message → news.enriched, or a DLQ record. With ``redo_input_dlq``
-        false (replay), input that was refused when first read is only counted: its DLQ record
-        exists already; failures of the analysis itself are always new and always DLQ'd.
-        With marks, a message that killed the process twice while it was analysed is not analysed
-        a third time (the mark covers the analysis only: a send in flight cannot be the culprit)."""
-        try:
+    async def enrich_many(self, messages: list[MessageLike]) -> list[Wired]:
+        """Validate and analyse ``news.raw`` messages, in one batch off the event loop; each result
+        in order. With marks, a message a dead worker was analysing is analysed alone first
+        (only alone can a death count against it: see :mod:`streams.stream.poison`); the marks
+        cover the analysis only, so a send in flight cannot be taken for the culprit."""
+        results: dict[int, Wired] = {}
+        alone: list[int] = []
+        if self.marks is not None and len(messages) == 1:
+            alone = [0]
+        elif self.marks is not None:
+            left = {(m.topic, m.partition): self.marks.left_behind(m.topic, m.partition) for m in messages}
+            alone = [i for i, m in enumerate(messages) if m.offset in left[(m.topic, m.partition)]]
+        for i in alone:
+            try:
+                async with self._analysing:
+                    results[i] = await self._analyse_marked(messages[i])
+            except intake.IntakeError as exc:
+                results[i] = Wired(exc.doc_id, None, exc.kind, exc.detail)
+        rest = [i for i in range(len(messages)) if i not in results]
+        if rest:
             async with self._analysing:
-                doc = await self._analyse(message)
-        except intake.IntakeError as exc:
-            if redo_input_dlq or exc.kind in intake.ANALYSIS_KINDS or exc.kind == intake.POISON_MESSAGE:
-                await self.send_dlq(exc.kind, exc.detail, message, exc.doc_id)
-                return Outcome("dlq", exc.kind)
-            return Outcome("skipped", exc.kind)
-        return await self.publish(doc, message)
+                batch = [messages[i] for i in rest]
+                partitions: dict[tuple[str, int], list[int]] = {}
+                for m in batch:
+                    partitions.setdefault((m.topic, m.partition), []).append(m.offset)
+                if self.marks is not None:
+                    for (topic, partition), offsets in partitions.items():
+                        self.marks.begin_batch(topic, partition, offsets)
+                try:
+                    wired = await self._enrich_batch(batch)
+                finally:
+                    if self.marks is not None:
+                        for topic, partition in partitions:
+                            self.marks.done(topic, partition)
+            results.update(zip(rest, wired, strict=True))
+        return [results[i] for i in range(len(messages))]
 
-    async def _analyse(self, message: MessageLike) -> EnrichedDocument:
-        if self.marks is None:
-            return await self.enrich(message)
+    async def _analyse_marked(self, message: MessageLike) -> Wired:
+        assert self.marks is not None
         died = self.marks.begin(message.topic, message.partition, message.offset)
         try:
             if self.marks.is_poison(died):
                 raise intake.IntakeError(intake.POISON_MESSAGE, f"the worker died {died} times while analysing "
                                          "this message; it is not analysed again")
-            return await self.enrich(message)
+            (wired,) = await self._enrich_batch([message])
+            return wired
         finally:
             self.marks.done(message.topic, message.partition)
+
+    async def _enrich_batch(self, messages: list[MessageLike]) -> list[Wired]:
+        limit = self.settings.max_doc_chars
+        if self.process is not None:
+            return await self.process.enrich_many([(m.value, m.partition, m.offset) for m in messages],
+                                                  max_doc_chars=limit)
+        pipeline = self.pipeline
+        if pipeline is None:
+            raise RuntimeError("these steps were built without a pipeline")
+        return await asyncio.to_thread(lambda: [
+            enrich_wire(pipeline, m.value, max_doc_chars=limit, partition=m.partition, offset=m.offset)
+            for m in messages])
+
+    async def begin_publish(self, message: MessageLike, wired: Wired) -> Publishing:
+        """Hand ``wired``'s value to the producer (returns once it took it, not once the broker
+        acknowledged it); an error result is left for :meth:`finish_publish` to DLQ."""
+        publishing = Publishing(message, wired)
+        if wired.value is not None and wired.doc_id is not None and self._start is not None:
+            try:
+                publishing.sent = await self._start(self.settings.enriched_topic, wired.doc_id.encode("utf-8"),
+                                                    wired.value)
+            except (KafkaError, ProducerSendError):
+                publishing.sent = None  # finish_publish delivers it (retrying) or DLQs the refusal
+        return publishing
+
+    async def finish_publish(self, publishing: Publishing, *, redo_input_dlq: bool = True) -> Outcome:
+        """Wait until the result of :meth:`begin_publish` is durable: published, or its DLQ record
+        delivered. With ``redo_input_dlq`` false (replay) input refused when first read is only
+        counted, as in :meth:`enrich_and_publish`."""
+        wired, message = publishing.wired, publishing.message
+        error = wired.error()
+        if error is not None:
+            if redo_input_dlq or error.kind in intake.ANALYSIS_KINDS or error.kind == intake.POISON_MESSAGE:
+                await self.send_dlq(error.kind, error.detail, message, error.doc_id)
+                return Outcome("dlq", error.kind)
+            return Outcome("skipped", error.kind)
+        assert wired.value is not None and wired.doc_id is not None
+        return await self._publish_value(wired.doc_id, wired.value, message, publishing.sent)
+
+    async def enrich_and_publish(self, message: MessageLike, *, redo_input_dlq: bool = True) -> Outcome:
+        """One ``news.raw`` message → news.enriched, or a DLQ record (replay's path: one message at
+        a time). With ``redo_input_dlq`` false (replay), input that was refused when first read is
+        only counted: its DLQ record exists already; failures of the analysis itself are always new
+        and always DLQ'd."""
+        (wired,) = await self.enrich_many([message])
+        return await self.finish_publish(await self.begin_publish(message, wired), redo_input_dlq=redo_input_dlq)
 
     async def to_sink(self, sink: ClickHouseSink, message: MessageLike, ack: Any = None, *,
                       redo_input_dlq: bool = True) -> bool:
         """Buffer a ``news.enriched`` message in the sink; one that is not a valid enriched
         document goes to the DLQ as ``invalid_enriched`` instead (returns False: ack it now).
         With ``redo_input_dlq`` false (replay) it is only refused: the worker DLQ'd it already."""
-        try:
-            doc = EnrichedDocument.model_validate_json(message.value or b"")
-        except ValidationError as exc:
-            if redo_input_dlq:
-                await self.send_dlq(intake.INVALID_ENRICHED, str(exc.errors()[0])[:500], message)
+        (doc,) = await self.read_enriched([message], redo_input_dlq=redo_input_dlq)
+        if doc is None:
             return False
         sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"", ack))
         return True
+
+    async def read_enriched(self, messages: list[MessageLike], *,
+                            redo_input_dlq: bool = True) -> list[EnrichedDocument | None]:
+        """Parse ``news.enriched`` messages (in a thread: the event loop keeps feeding the
+        analysis meanwhile); one that is not a valid enriched document is None, and DLQ'd as
+        ``invalid_enriched`` unless ``redo_input_dlq`` is false (replay: the worker DLQ'd it)."""
+        parsed = [_parse_enriched(m.value) for m in messages]
+        docs: list[EnrichedDocument | None] = []
+        for message, doc in zip(messages, parsed, strict=True):
+            if isinstance(doc, ValidationError):
+                if redo_input_dlq:
+                    await self.send_dlq(intake.INVALID_ENRICHED, str(doc.errors()[0])[:500], message)
+                doc = None
+            docs.append(doc)
+        return docs
 
     async def flush(self, sink: ClickHouseSink) -> FlushResult:
         """Write the sink's batch; what ClickHouse refused for good goes to the DLQ as
@@ -217,3 +306,10 @@ class Steps:
                 "latency_ms": round(result.seconds * 1000, 1), "attempts": result.attempts,
             })
         return result
+
+
+def _parse_enriched(value: bytes | None) -> EnrichedDocument | ValidationError:
+    try:
+        return EnrichedDocument.model_validate_json(value or b"")
+    except ValidationError as exc:
+        return exc

@@ -31,3 +31,24 @@ def test_a_mark_of_another_offset_or_partition_does_not_count(tmp_path):
     assert marks.begin("news.raw", 1, 8) == 0
     (tmp_path / "g" / "news.raw-3.json").write_text("not json")
     assert marks.begin("news.raw", 3, 1) == 0
+
+
+def test_a_batch_mark_names_its_offsets_and_counts_no_death(tmp_path):
+    marks = InflightMarks(tmp_path / "g")
+    marks.begin_batch("news.raw", 1, [30, 31, 32])  # ... and the worker dies
+    assert marks.left_behind("news.raw", 1) == {30, 31, 32}
+    assert marks.left_behind("news.raw", 0) == set()
+    # the next worker analyses each alone: a death in a batch counts against none of them
+    assert marks.begin("news.raw", 1, 31) == 0
+    assert marks.left_behind("news.raw", 1) == {31}
+    marks.done("news.raw", 1)
+    assert marks.left_behind("news.raw", 1) == set()
+
+
+def test_only_deaths_alone_make_a_message_poison(tmp_path):
+    marks = InflightMarks(tmp_path / "g")
+    marks.begin_batch("news.raw", 0, [5, 6])  # dies in a batch
+    assert marks.begin("news.raw", 0, 6) == 0  # dies alone
+    assert marks.begin("news.raw", 0, 6) == 1  # dies alone again
+    died = marks.begin("news.raw", 0, 6)
+    assert died == 2 and marks.is_poison(died)

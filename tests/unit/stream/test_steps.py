@@ -204,3 +204,106 @@ async def test_the_in_flight_mark_covers_the_analysis_not_the_send(pipeline, tmp
     release.set()
     assert [(await first).status, (await second).status] == ["published", "published"]
     assert marks_while_sending == [[], []]
+
+
+class Starter(Recorder):
+    """``start``: takes every message at once; the broker's acks come only when released."""
+
+    def __init__(self, *failures: Exception) -> None:
+        super().__init__()
+        self.failures = list(failures)
+        self.released = None
+
+    async def start(self, topic: str, key: bytes | None, value: bytes):
+        import asyncio
+
+        if self.released is None:
+            self.released = asyncio.Event()
+        failure = self.failures.pop(0) if self.failures else None
+        self.sent.append((topic, key, value))
+        offset = len(self.sent) + 99
+
+        async def acked() -> RecordMetadata:
+            await self.released.wait()
+            if failure is not None:
+                raise failure
+            return RecordMetadata(topic, 2, None, offset, -1, None, 0)
+
+        return acked()
+
+
+def raws(*doc_ids: str) -> list[Message]:
+    return [Message("news.raw", 1, 7 + i, d.encode(), raw(doc_id=d).value) for i, d in enumerate(doc_ids)]
+
+
+async def test_a_batch_is_handed_to_the_producer_whole_before_any_ack_and_finished_in_order(pipeline):
+    starter = Starter()
+    walker = Steps(SETTINGS, starter, pipeline, backoff=Backoff(start=0.001, cap=0.001), start=starter.start)
+    messages = raws("a", "b", "c")
+    wired = await walker.enrich_many(messages)
+    assert [w.doc_id for w in wired] == ["a", "b", "c"]
+    publishing = [await walker.begin_publish(m, w) for m, w in zip(messages, wired, strict=True)]
+    assert [key for _, key, _ in starter.sent] == [b"a", b"b", b"c"]  # all three before any ack
+    starter.released.set()
+    outcomes = [await walker.finish_publish(p) for p in publishing]
+    assert [(o.status, o.offset) for o in outcomes] == [("published", 100), ("published", 101), ("published", 102)]
+    assert [EnrichedDocument.model_validate_json(p.wired.value).raw.doc_id for p in publishing] == ["a", "b", "c"]
+
+
+async def test_a_pipelined_send_that_fails_is_delivered_again_or_dlqd_when_refused(pipeline):
+    starter = Starter(KafkaConnectionError("broker gone"), MessageSizeTooLargeError("too large"))
+    fallback = Recorder()
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> RecordMetadata:
+        if key == b"b" and topic == "news.enriched":  # refused again when delivered alone
+            raise MessageSizeTooLargeError("too large")
+        return await fallback(topic, key, value)
+
+    walker = Steps(SETTINGS, send, pipeline, backoff=Backoff(start=0.001, cap=0.001), start=starter.start)
+    messages = raws("a", "b")
+    publishing = [await walker.begin_publish(m, w) for m, w in zip(messages, await walker.enrich_many(messages),
+                                                                      strict=True)]
+    starter.released.set()
+    first, second = [await walker.finish_publish(p) for p in publishing]
+    assert first.status == "published" and [k for t, k, _ in fallback.sent if t == "news.enriched"] == [b"a"]
+    assert (second.status, second.kind) == ("dlq", "output_rejected")
+    (record,) = fallback.on("news.dlq")
+    assert record["offset"] == 8 and record["error"] == "output_rejected"
+
+
+async def test_an_error_result_is_dlqd_by_finish_publish_not_sent(pipeline):
+    starter = Starter()
+    walker = Steps(SETTINGS, starter, pipeline, backoff=Backoff(start=0.001, cap=0.001), start=starter.start)
+    bad = Message("news.raw", 0, 3, b"x", b"{not json")
+    (wired,) = await walker.enrich_many([bad])
+    publishing = await walker.begin_publish(bad, wired)
+    assert publishing.sent is None and starter.sent == []
+    outcome = await walker.finish_publish(publishing)
+    assert (outcome.status, outcome.kind) == ("dlq", "invalid_json")
+    assert [r["error"] for r in starter.on("news.dlq")] == ["invalid_json"]
+
+
+async def test_a_batch_carries_one_mark_per_partition_and_what_a_dead_worker_left_is_analysed_alone(
+        pipeline, tmp_path):
+    from streams.stream.poison import InflightMarks
+
+    marks = InflightMarks(tmp_path)
+    seen: list[dict] = []
+
+    class Spy(InflightMarks):
+        def begin(self, topic: str, partition: int, offset: int) -> int:
+            seen.append({"alone": offset})
+            return super().begin(topic, partition, offset)
+
+        def begin_batch(self, topic: str, partition: int, offsets: list[int]) -> None:
+            seen.append({"batch": (partition, offsets)})
+            super().begin_batch(topic, partition, offsets)
+
+    spy = Spy(tmp_path)
+    marks.begin_batch("news.raw", 1, [8, 9])  # a worker died analysing 8 and 9 together
+    walker = Steps(SETTINGS, Recorder(), pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=spy)
+    messages = raws("a", "b", "c") + [Message("news.raw", 3, 50, b"d", raw(doc_id="d").value)]
+    wired = await walker.enrich_many(messages)
+    assert [w.doc_id for w in wired] == ["a", "b", "c", "d"] and all(w.value for w in wired)
+    assert seen == [{"alone": 8}, {"alone": 9}, {"batch": (1, [7])}, {"batch": (3, [50])}]
+    assert list(tmp_path.iterdir()) == []
