@@ -159,9 +159,6 @@ class EnrichedDocument(BaseModel):
     processed_at: datetime
     kafka_partition: int
     kafka_offset: int
-    #: near-duplicate fingerprint of ``analysis.text`` (streams.pipeline.fingerprint), made where
-    #: the analysis ran; records without it (written before it existed) get it from the sink
-    minhash: list[int] | None = None
 
     def to_wire(self) -> bytes:
         """The ``news.enriched`` value: JSON with each sentence once (read back with

@@ -6,9 +6,9 @@
 The agents only loop and ack; what happens to a message is in :mod:`streams.stream.steps`, which
 replay uses too. All agents run with concurrency=1 (faust can commit past an in-flight message
 otherwise); scale by partitions and worker processes. Acks: every agent uses ``noack_take``.
-``enrich`` analyses a take in one batch, hands every result to the producer at once, and acks each
-message, in order, once its own enriched or DLQ record was acknowledged by the broker (meanwhile
-the next take is analysed); the sinks ack an event only after ClickHouse acknowledged its rows (or
+``enrich`` analyses a take in one batch (the next take is queued in the analysis process
+meanwhile), hands every result to the producer at once, and acks each message, in order, once its
+own enriched or DLQ record was acknowledged by the broker; the sinks ack an event only after ClickHouse acknowledged its rows (or
 its DLQ record was delivered), so nothing read is ever lost silently.
 """
 
@@ -30,6 +30,8 @@ from streams.settings import Settings
 from streams.stream import intake
 from streams.stream.analysis import get_pipeline, pipeline_limits
 from streams.stream.analysis_process import AnalysisProcess
+from streams.stream.enrich import Wired
+from streams.stream.kafka_clients import PRODUCER_BATCH_BYTES
 from streams.stream.poison import InflightMarks
 from streams.stream.rows import DLQ_COLUMNS, dlq_rows
 from streams.stream.sink import ClickHouseSink, PendingDoc, RetryingInserter
@@ -79,6 +81,7 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
         broker_commit_interval=1.0,
         producer_max_request_size=settings.max_message_bytes,
         producer_compression_type="zstd",
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_max_fetch_size=settings.max_fetch_bytes,
         # faust's default is "<app id>-data" in the working directory
         datadir=str(settings.data_dir / "faust"),
@@ -116,27 +119,39 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
                 await stream.ack(event)
             inflight.task_done()
 
+    async def publish_in_order(analysed: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Wired]]]],
+                               inflight: asyncio.Queue[list[tuple[Any, Publishing]]]) -> None:
+        # each take's results handed to the producer at once, as soon as its analysis is done
+        while True:
+            events, analysis = await analysed.get()
+            try:
+                results = await analysis
+            except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the messages
+                stop_now(exc)
+            # side by side: one at a time, each send waited a turn of the loop behind the sink's work
+            started = await asyncio.gather(*(steps.begin_publish(event.message, wired)
+                                             for event, wired in zip(events, results, strict=True)))
+            await inflight.put(list(zip(events, started, strict=True)))
+
     @app.agent(topics[settings.raw_topic], concurrency=1)
     async def enrich(stream: faust.StreamT) -> None:
-        # A take is analysed in one batch and its results handed to the producer at once; while
-        # the broker acknowledges them, the next take is analysed (at most ENRICH_INFLIGHT takes
-        # wait for their acks).
+        # Three stages, each in the order taken: analysis (the next take goes to the analysis
+        # process while the previous one is analysed), hand-over to the producer, and acks as the
+        # broker acknowledges; the queues between them bound what is in flight.
+        analysed: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Wired]]]] = asyncio.Queue(maxsize=1)
         inflight: asyncio.Queue[list[tuple[Any, Publishing]]] = asyncio.Queue(maxsize=ENRICH_INFLIGHT)
-        acker = asyncio.ensure_future(ack_in_order(stream, inflight))
+        stages = [asyncio.ensure_future(publish_in_order(analysed, inflight)),
+                  asyncio.ensure_future(ack_in_order(stream, inflight))]
         try:
             async for events in stream.noack_take(settings.enrich_batch_docs, within=settings.enrich_batch_seconds):
-                messages = [event.message for event in events]
-                try:
-                    results = await steps.enrich_many(messages)
-                except Exception as exc:  # noqa: BLE001 - a bug must not let faust ack the messages
-                    stop_now(exc)
-                batch = [(event, await steps.begin_publish(event.message, wired))
-                         for event, wired in zip(events, results, strict=True)]
-                if acker.done():
-                    stop_now(acker.exception() or RuntimeError("the enrich acker ended"))
-                await inflight.put(batch)
+                for stage in stages:
+                    if stage.done():
+                        stop_now(stage.exception() or RuntimeError("an enrich stage ended"))
+                analysis = asyncio.ensure_future(steps.enrich_many([event.message for event in events]))
+                await analysed.put((events, analysis))
         finally:
-            acker.cancel()
+            for stage in stages:
+                stage.cancel()
 
     async def flush_and_ack(stream: faust.StreamT) -> None:
         result = await steps.flush(sink)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from schemas.models import EnrichedDocument, utcnow
 from streams.pipeline.analyzer import Pipeline
-from streams.pipeline.fingerprint import fingerprint
 from streams.pipeline.types import TooManyFigures
 from streams.stream import intake
 from streams.stream.convert import to_analysis_result
@@ -30,7 +29,7 @@ def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: 
         result = to_analysis_result(analysis, doc_id=raw.doc_id)
         return EnrichedDocument(
             raw=raw, analysis=result, pipeline_version=pipeline.version, processed_at=utcnow(),
-            kafka_partition=partition, kafka_offset=offset, minhash=fingerprint(result.text).minhash,
+            kafka_partition=partition, kafka_offset=offset,
         )
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
         raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc

@@ -18,12 +18,17 @@ from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTime
 from streams.retry import Backoff
 from streams.settings import Settings
 
+#: bytes of one partition's batch in a produce request: aiokafka's default, 16 KB, holds one
+#: document, so a request carried one document per partition (the worker's producer too)
+PRODUCER_BATCH_BYTES = 1 << 20
+
 
 def make_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """An idempotent producer (not started) that waits for every replica's ack."""
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers, "acks": "all", "enable_idempotence": True,
         "linger_ms": 5, "max_request_size": settings.max_message_bytes, "compression_type": "zstd",
+        "max_batch_size": PRODUCER_BATCH_BYTES,
     }
     return AIOKafkaProducer(**(options | overrides))
 

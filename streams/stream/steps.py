@@ -41,6 +41,10 @@ from streams.stream.sink import ClickHouseSink, FlushResult, PendingDoc
 
 log = logging.getLogger("newsetl.stream")
 
+#: documents parsed (or turned into rows) between two turns of the event loop: a take of a
+#: thousand parsed at once held the loop for half a second, and the analysis process waited
+YIELD_EVERY = 16
+
 #: ``send(topic, key, value)`` → the broker's record metadata once it acknowledged the message.
 SendFn = Callable[[str, bytes | None, bytes], Awaitable[Any]]
 #: ``start(topic, key, value)`` → once the producer took the message: an awaitable of its metadata.
@@ -114,9 +118,13 @@ class Steps:
         self.process = process
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
         self.marks = marks
-        # one analysis at a time (the GIL allows no more anyway): when the process dies, only the
-        # message being analysed carries an in-flight mark, even with partitions run side by side
-        self._analysing = asyncio.Lock()
+        # Batches may be analysed while the previous ones are (queued in the analysis process);
+        # each partition's mark names the offsets of all of them. A message analysed alone (its
+        # mark counts deaths) waits until no batch is in flight.
+        self._batches: dict[tuple[str, int], list[list[int]]] = {}
+        self._running = 0
+        self._exclusive = asyncio.Condition()
+        self._in_thread = asyncio.Lock()  # without the analysis process: one analysis at a time
 
     async def deliver(self, topic: str, key: bytes | None, value: bytes) -> Any:
         """Send and wait for the broker's ack, retrying retriable errors for as long as it takes
@@ -171,40 +179,62 @@ class Steps:
 
     async def enrich_many(self, messages: list[MessageLike]) -> list[Wired]:
         """Validate and analyse ``news.raw`` messages, in one batch off the event loop; each result
-        in order. With marks, a message a dead worker was analysing is analysed alone first
-        (only alone can a death count against it: see :mod:`streams.stream.poison`); the marks
-        cover the analysis only, so a send in flight cannot be taken for the culprit."""
+        in order. Calls may overlap. With marks, a message a dead worker was analysing is analysed
+        alone first (only alone can a death count against it: see :mod:`streams.stream.poison`);
+        the marks cover the analysis only, so a send in flight cannot be taken for the culprit."""
         results: dict[int, Wired] = {}
         alone: list[int] = []
         if self.marks is not None and len(messages) == 1:
             alone = [0]
         elif self.marks is not None:
-            left = {(m.topic, m.partition): self.marks.left_behind(m.topic, m.partition) for m in messages}
+            # a partition with a batch of ours in flight has our own mark, not a dead worker's
+            left = {(m.topic, m.partition): set() if (m.topic, m.partition) in self._batches
+                    else self.marks.left_behind(m.topic, m.partition) for m in messages}
             alone = [i for i, m in enumerate(messages) if m.offset in left[(m.topic, m.partition)]]
-        for i in alone:
-            try:
-                async with self._analysing:
-                    results[i] = await self._analyse_marked(messages[i])
-            except intake.IntakeError as exc:
-                results[i] = Wired(exc.doc_id, None, exc.kind, exc.detail)
+        if alone:
+            async with self._exclusive:
+                await self._exclusive.wait_for(lambda: self._running == 0)
+                for i in alone:
+                    try:
+                        results[i] = await self._analyse_marked(messages[i])
+                    except intake.IntakeError as exc:
+                        results[i] = Wired(exc.doc_id, None, exc.kind, exc.detail)
         rest = [i for i in range(len(messages)) if i not in results]
         if rest:
-            async with self._analysing:
-                batch = [messages[i] for i in rest]
-                partitions: dict[tuple[str, int], list[int]] = {}
-                for m in batch:
-                    partitions.setdefault((m.topic, m.partition), []).append(m.offset)
-                if self.marks is not None:
-                    for (topic, partition), offsets in partitions.items():
-                        self.marks.begin_batch(topic, partition, offsets)
-                try:
-                    wired = await self._enrich_batch(batch)
-                finally:
-                    if self.marks is not None:
-                        for topic, partition in partitions:
-                            self.marks.done(topic, partition)
+            batch = [messages[i] for i in rest]
+            partitions: dict[tuple[str, int], list[int]] = {}
+            for m in batch:
+                partitions.setdefault((m.topic, m.partition), []).append(m.offset)
+            async with self._exclusive:
+                self._running += 1
+                self._mark(partitions)
+            try:
+                wired = await self._enrich_batch(batch)
+            finally:
+                async with self._exclusive:
+                    self._running -= 1
+                    self._unmark(partitions)
+                    self._exclusive.notify_all()
             results.update(zip(rest, wired, strict=True))
         return [results[i] for i in range(len(messages))]
+
+    def _mark(self, partitions: dict[tuple[str, int], list[int]]) -> None:
+        for tp, offsets in partitions.items():
+            self._batches.setdefault(tp, []).append(offsets)
+            if self.marks is not None:
+                self.marks.begin_batch(*tp, sorted(o for batch in self._batches[tp] for o in batch))
+
+    def _unmark(self, partitions: dict[tuple[str, int], list[int]]) -> None:
+        for tp, offsets in partitions.items():
+            rest = [batch for batch in self._batches.get(tp, []) if batch is not offsets]
+            if rest:
+                self._batches[tp] = rest
+                if self.marks is not None:
+                    self.marks.begin_batch(*tp, sorted(o for batch in rest for o in batch))
+            else:
+                self._batches.pop(tp, None)
+                if self.marks is not None:
+                    self.marks.done(*tp)
 
     async def _analyse_marked(self, message: MessageLike) -> Wired:
         assert self.marks is not None
@@ -226,9 +256,10 @@ class Steps:
         pipeline = self.pipeline
         if pipeline is None:
             raise RuntimeError("these steps were built without a pipeline")
-        return await asyncio.to_thread(lambda: [
-            enrich_wire(pipeline, m.value, max_doc_chars=limit, partition=m.partition, offset=m.offset)
-            for m in messages])
+        async with self._in_thread:
+            return await asyncio.to_thread(lambda: [
+                enrich_wire(pipeline, m.value, max_doc_chars=limit, partition=m.partition, offset=m.offset)
+                for m in messages])
 
     async def begin_publish(self, message: MessageLike, wired: Wired) -> Publishing:
         """Hand ``wired``'s value to the producer (returns once it took it, not once the broker
@@ -277,12 +308,14 @@ class Steps:
 
     async def read_enriched(self, messages: list[MessageLike], *,
                             redo_input_dlq: bool = True) -> list[EnrichedDocument | None]:
-        """Parse ``news.enriched`` messages (in a thread: the event loop keeps feeding the
-        analysis meanwhile); one that is not a valid enriched document is None, and DLQ'd as
+        """Parse ``news.enriched`` messages (letting the event loop run between a few: it keeps
+        feeding the analysis process meanwhile); one that is not a valid enriched document is None, and DLQ'd as
         ``invalid_enriched`` unless ``redo_input_dlq`` is false (replay: the worker DLQ'd it)."""
-        parsed = [_parse_enriched(m.value) for m in messages]
         docs: list[EnrichedDocument | None] = []
-        for message, doc in zip(messages, parsed, strict=True):
+        for i, message in enumerate(messages):
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+            doc = _parse_enriched(message.value)
             if isinstance(doc, ValidationError):
                 if redo_input_dlq:
                     await self.send_dlq(intake.INVALID_ENRICHED, str(doc.errors()[0])[:500], message)

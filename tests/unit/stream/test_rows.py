@@ -51,26 +51,9 @@ def test_rows_carry_the_region_codes(enriched):
     assert dict(zip(DOCUMENT_COLUMNS, old["documents"][0], strict=True))["region_codes"] == []
 
 
-def test_the_document_row_takes_the_fingerprint_the_analysis_sent_or_makes_it(enriched):
+
+def test_the_document_row_carries_the_fingerprint_of_the_normalized_text(enriched):
     from streams.pipeline.fingerprint import fingerprint
 
-    older = enriched(metrics=1)  # a record from before the worker sent fingerprints
-    made = dict(zip(DOCUMENT_COLUMNS, table_rows([older])["documents"][0], strict=True))["minhash"]
-    assert older.minhash is None and made == fingerprint("全县脱贫3601户8055人。").minhash and len(made) == 128
-    sent = older.model_copy(update={"minhash": [7] * 128})
-    assert dict(zip(DOCUMENT_COLUMNS, table_rows([sent])["documents"][0], strict=True))["minhash"] == [7] * 128
-
-
-def test_the_worker_sends_the_fingerprint_of_the_normalized_text():
-    import json
-
-    from schemas.models import EnrichedDocument
-    from streams.pipeline.fingerprint import fingerprint
-    from streams.stream.analysis import build_pipeline
-    from streams.stream.enrich import enrich_wire
-
-    payload = json.dumps({"doc_id": "f1", "source": "unit", "text": "桃源鄉今年種植茶葉１２００畝。"}, ensure_ascii=False)
-    wired = enrich_wire(build_pipeline(), payload.encode(), max_doc_chars=1000, partition=0, offset=0)
-    doc = EnrichedDocument.model_validate_json(wired.value)
-    assert doc.analysis.text == "桃源乡今年种植茶叶1200亩。"
-    assert doc.minhash == fingerprint("桃源乡今年种植茶叶1200亩。").minhash
+    made = dict(zip(DOCUMENT_COLUMNS, table_rows([enriched(metrics=1)])["documents"][0], strict=True))["minhash"]
+    assert made == fingerprint("全县脱贫3601户8055人。").minhash and len(made) == 128
