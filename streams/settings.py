@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".newsetl")
     kafka_libs_dir: Path | None = None  # Kafka broker jars cache; None: <data_dir>/kafka-libs
     sink_batch_rows: int = 10_000
-    sink_flush_seconds: float = 1.0
+    sink_flush_seconds: float = 0.5
     sink_batch_docs: int = 1000
     # The enrich agent takes up to this many news.raw messages at once (waiting at most this long
     # for them), analyses them in one batch and publishes their results together.
