@@ -52,15 +52,16 @@ def _permutations() -> tuple:  # type: ignore[type-arg]
 
 def fingerprint(text: str) -> Fingerprint:
     """MinHash values and shingle count of ``text`` (no shingles: empty values)."""
-    found = sorted(shingles(text))
+    found = shingles(text)
     if not found:
         return Fingerprint([], 0)
     # crc32: a C hash of each shingle, half the cost of datasketch's default sha1, same estimates
     sketch = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=zlib.crc32, permutations=_permutations(), scheme=SCHEME)
+    # in any order: each value is a minimum over all shingles (sorting them cost a fifth of the time)
     encoded = [s.encode("utf-8") for s in found]
     for start in range(0, len(encoded), _CHUNK):
         sketch.update_batch(encoded[start:start + _CHUNK])
-    return Fingerprint([int(v) for v in sketch.hashvalues], len(found))
+    return Fingerprint(sketch.hashvalues.tolist(), len(found))
 
 
 def similarity(a: list[int], b: list[int]) -> float:

@@ -1,14 +1,14 @@
 """Poison messages: a message that killed the worker twice goes to the DLQ on the third try.
 
-Before messages are analysed, their positions are written to a small file per partition under the
-data directory (``inflight/<group>/<topic>-<partition>.json``); it is removed once they were
-analysed, whatever the outcome. A worker killed meanwhile (out of memory, a crash in native code)
-leaves the mark behind. A batch's mark only names its offsets (``{"offsets": [...]}``): the next
-worker analyses each of them alone, since any of them may be the culprit. A mark of one message
-alone (``{"offset": o, "attempts": n}``) counts: the restarted worker, redelivered the same
-offset, counts one more attempt, and a message whose marks say it killed the worker
-``max_attempts`` times on its own is not analysed again. So an innocent message that shared a
-batch with a culprit is never taken for poison.
+Before messages are analysed, their positions are written to a small file under the data
+directory (``inflight/<group>/``); it is removed once they were analysed, whatever the outcome. A
+worker killed meanwhile (out of memory, a crash in native code) leaves the mark behind. The
+batches in flight are named in one file per topic (``<topic>.batches.json``, offsets per
+partition): the next worker analyses each of those messages alone, since any of them may be the
+culprit. A mark of one message alone (``<topic>-<partition>.json``, ``{"offset": o, "attempts":
+n}``) counts: the restarted worker, redelivered the same offset, counts one more attempt, and a
+message whose marks say it killed the worker ``max_attempts`` times on its own is not analysed
+again. So an innocent message that shared a batch with a culprit is never taken for poison.
 """
 
 from __future__ import annotations
@@ -28,25 +28,41 @@ class InflightMarks:
     def _path(self, topic: str, partition: int) -> Path:
         return self.folder / f"{topic}-{partition}.json"
 
-    def _read(self, topic: str, partition: int) -> dict:
+    def _batches_path(self, topic: str) -> Path:
+        return self.folder / f"{topic}.batches.json"
+
+    @staticmethod
+    def _load(path: Path) -> dict:
         try:
-            mark = json.loads(self._path(topic, partition).read_text())
+            mark = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
         return mark if isinstance(mark, dict) else {}
 
-    def _write(self, topic: str, partition: int, mark: dict) -> None:
-        path = self._path(topic, partition)
+    def _read(self, topic: str, partition: int) -> dict:
+        return self._load(self._path(topic, partition))
+
+    def _save(self, path: Path, mark: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(mark))
         os.replace(tmp, path)
 
-    def left_behind(self, topic: str, partition: int) -> set[int]:
-        """The offsets a dead worker was analysing in this partition (none after a clean run)."""
+    def _write(self, topic: str, partition: int, mark: dict) -> None:
+        self._save(self._path(topic, partition), mark)
+
+    def left_alone(self, topic: str, partition: int) -> set[int]:
+        """The offset a dead worker was analysing alone in this partition (none after a clean run)."""
         mark = self._read(topic, partition)
-        offsets = mark.get("offsets", [mark["offset"]] if "offset" in mark else [])
-        return {int(offset) for offset in offsets if isinstance(offset, int)}
+        return {mark["offset"]} if isinstance(mark.get("offset"), int) else set()
+
+    def left_in_batches(self, topic: str) -> dict[int, set[int]]:
+        """The offsets a dead worker was analysing in batches, per partition (none after a clean run)."""
+        found: dict[int, set[int]] = {}
+        for partition, offsets in self._load(self._batches_path(topic)).items():
+            if partition.isdigit() and isinstance(offsets, list):
+                found[int(partition)] = {offset for offset in offsets if isinstance(offset, int)}
+        return found
 
     def begin(self, topic: str, partition: int, offset: int) -> int:
         """Record an attempt at ``offset`` alone; returns how many earlier attempts at it alone died."""
@@ -55,9 +71,13 @@ class InflightMarks:
         self._write(topic, partition, {"offset": offset, "attempts": died + 1})
         return died
 
-    def begin_batch(self, topic: str, partition: int, offsets: list[int]) -> None:
-        """Record that these offsets are analysed together (a death counts against none of them)."""
-        self._write(topic, partition, {"offsets": offsets})
+    def batches(self, topic: str, offsets: dict[int, list[int]]) -> None:
+        """Record the offsets now analysed in batches, per partition (a death counts against none
+        of them); no offsets: none are."""
+        if offsets:
+            self._save(self._batches_path(topic), {str(partition): sorted(offs) for partition, offs in offsets.items()})
+        else:
+            self._batches_path(topic).unlink(missing_ok=True)
 
     def is_poison(self, died: int) -> bool:
         return died >= self.max_attempts

@@ -119,9 +119,13 @@ class Steps:
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
         self.marks = marks
         # Batches may be analysed while the previous ones are (queued in the analysis process);
-        # each partition's mark names the offsets of all of them. A message analysed alone (its
-        # mark counts deaths) waits until no batch is in flight.
-        self._batches: dict[tuple[str, int], list[list[int]]] = {}
+        # the topic's batch mark names the offsets of all of them, and of the messages a dead
+        # worker left behind that were not analysed alone yet (read once per partition). A
+        # message analysed alone (its mark counts deaths) waits until no batch is in flight.
+        self._batches: list[dict[tuple[str, int], list[int]]] = []
+        self._suspects: dict[tuple[str, int], set[int]] = {}
+        self._topics_read: set[str] = set()
+        self._partitions_read: set[tuple[str, int]] = set()
         self._running = 0
         self._exclusive = asyncio.Condition()
         self._in_thread = asyncio.Lock()  # without the analysis process: one analysis at a time
@@ -187,18 +191,26 @@ class Steps:
         if self.marks is not None and len(messages) == 1:
             alone = [0]
         elif self.marks is not None:
-            # a partition with a batch of ours in flight has our own mark, not a dead worker's
-            left = {(m.topic, m.partition): set() if (m.topic, m.partition) in self._batches
-                    else self.marks.left_behind(m.topic, m.partition) for m in messages}
-            alone = [i for i, m in enumerate(messages) if m.offset in left[(m.topic, m.partition)]]
+            for m in messages:
+                if m.topic not in self._topics_read:  # before our own batch marks replace them
+                    self._topics_read.add(m.topic)
+                    for partition, offsets in self.marks.left_in_batches(m.topic).items():
+                        self._suspects.setdefault((m.topic, partition), set()).update(offsets)
+                if (m.topic, m.partition) not in self._partitions_read:
+                    self._partitions_read.add((m.topic, m.partition))
+                    self._suspects.setdefault((m.topic, m.partition), set()).update(
+                        self.marks.left_alone(m.topic, m.partition))
+            alone = [i for i, m in enumerate(messages) if m.offset in self._suspects[(m.topic, m.partition)]]
         if alone:
             async with self._exclusive:
                 await self._exclusive.wait_for(lambda: self._running == 0)
                 for i in alone:
+                    m = messages[i]
                     try:
-                        results[i] = await self._analyse_marked(messages[i])
+                        results[i] = await self._analyse_marked(m)
                     except intake.IntakeError as exc:
                         results[i] = Wired(exc.doc_id, None, exc.kind, exc.detail)
+                    self._suspects.get((m.topic, m.partition), set()).discard(m.offset)
         rest = [i for i in range(len(messages)) if i not in results]
         if rest:
             batch = [messages[i] for i in rest]
@@ -207,34 +219,33 @@ class Steps:
                 partitions.setdefault((m.topic, m.partition), []).append(m.offset)
             async with self._exclusive:
                 self._running += 1
-                self._mark(partitions)
+                self._batches.append(partitions)
+                self._write_batch_marks(partitions)
             try:
                 wired = await self._enrich_batch(batch)
             finally:
                 async with self._exclusive:
                     self._running -= 1
-                    self._unmark(partitions)
+                    self._batches.remove(partitions)
+                    self._write_batch_marks(partitions)
                     self._exclusive.notify_all()
             results.update(zip(rest, wired, strict=True))
         return [results[i] for i in range(len(messages))]
 
-    def _mark(self, partitions: dict[tuple[str, int], list[int]]) -> None:
-        for tp, offsets in partitions.items():
-            self._batches.setdefault(tp, []).append(offsets)
-            if self.marks is not None:
-                self.marks.begin_batch(*tp, sorted(o for batch in self._batches[tp] for o in batch))
-
-    def _unmark(self, partitions: dict[tuple[str, int], list[int]]) -> None:
-        for tp, offsets in partitions.items():
-            rest = [batch for batch in self._batches.get(tp, []) if batch is not offsets]
-            if rest:
-                self._batches[tp] = rest
-                if self.marks is not None:
-                    self.marks.begin_batch(*tp, sorted(o for batch in rest for o in batch))
-            else:
-                self._batches.pop(tp, None)
-                if self.marks is not None:
-                    self.marks.done(*tp)
+    def _write_batch_marks(self, changed: dict[tuple[str, int], list[int]]) -> None:
+        """The batch marks of the topics in ``changed``: every batch in flight, and the suspects."""
+        if self.marks is None:
+            return
+        for topic in {topic for topic, _ in changed}:
+            offsets: dict[int, list[int]] = {}
+            for (t, partition), suspects in self._suspects.items():
+                if t == topic and suspects:
+                    offsets.setdefault(partition, []).extend(suspects)
+            for partitions in self._batches:
+                for (t, partition), offs in partitions.items():
+                    if t == topic:
+                        offsets.setdefault(partition, []).extend(offs)
+            self.marks.batches(topic, offsets)
 
     async def _analyse_marked(self, message: MessageLike) -> Wired:
         assert self.marks is not None

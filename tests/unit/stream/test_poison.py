@@ -33,21 +33,25 @@ def test_a_mark_of_another_offset_or_partition_does_not_count(tmp_path):
     assert marks.begin("news.raw", 3, 1) == 0
 
 
-def test_a_batch_mark_names_its_offsets_and_counts_no_death(tmp_path):
+
+def test_the_batch_mark_names_the_offsets_per_partition_and_counts_no_death(tmp_path):
     marks = InflightMarks(tmp_path / "g")
-    marks.begin_batch("news.raw", 1, [30, 31, 32])  # ... and the worker dies
-    assert marks.left_behind("news.raw", 1) == {30, 31, 32}
-    assert marks.left_behind("news.raw", 0) == set()
+    marks.batches("news.raw", {1: [32, 30, 31], 3: [7]})  # ... and the worker dies
+    assert marks.left_in_batches("news.raw") == {1: {30, 31, 32}, 3: {7}}
+    assert marks.left_in_batches("news.other") == {}
+    assert marks.left_alone("news.raw", 1) == set()
     # the next worker analyses each alone: a death in a batch counts against none of them
     assert marks.begin("news.raw", 1, 31) == 0
-    assert marks.left_behind("news.raw", 1) == {31}
+    assert marks.left_alone("news.raw", 1) == {31}
     marks.done("news.raw", 1)
-    assert marks.left_behind("news.raw", 1) == set()
+    assert marks.left_alone("news.raw", 1) == set()
+    marks.batches("news.raw", {})
+    assert marks.left_in_batches("news.raw") == {} and list((tmp_path / "g").iterdir()) == []
 
 
 def test_only_deaths_alone_make_a_message_poison(tmp_path):
     marks = InflightMarks(tmp_path / "g")
-    marks.begin_batch("news.raw", 0, [5, 6])  # dies in a batch
+    marks.batches("news.raw", {0: [5, 6]})  # dies in a batch
     assert marks.begin("news.raw", 0, 6) == 0  # dies alone
     assert marks.begin("news.raw", 0, 6) == 1  # dies alone again
     died = marks.begin("news.raw", 0, 6)

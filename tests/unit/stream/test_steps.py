@@ -283,27 +283,58 @@ async def test_an_error_result_is_dlqd_by_finish_publish_not_sent(pipeline):
     assert [r["error"] for r in starter.on("news.dlq")] == ["invalid_json"]
 
 
-async def test_a_batch_carries_one_mark_per_partition_and_what_a_dead_worker_left_is_analysed_alone(
+async def test_batch_marks_name_what_is_in_flight_and_what_a_dead_worker_left_is_analysed_alone(
         pipeline, tmp_path):
     from streams.stream.poison import InflightMarks
 
-    marks = InflightMarks(tmp_path)
-    seen: list[dict] = []
+    seen: list[tuple] = []
 
     class Spy(InflightMarks):
         def begin(self, topic: str, partition: int, offset: int) -> int:
-            seen.append({"alone": offset})
+            seen.append(("alone", partition, offset))
             return super().begin(topic, partition, offset)
 
-        def begin_batch(self, topic: str, partition: int, offsets: list[int]) -> None:
-            seen.append({"batch": (partition, offsets)})
-            super().begin_batch(topic, partition, offsets)
+        def batches(self, topic: str, offsets: dict[int, list[int]]) -> None:
+            seen.append(("batches", {p: sorted(o) for p, o in offsets.items()}))
+            super().batches(topic, offsets)
 
-    spy = Spy(tmp_path)
-    marks.begin_batch("news.raw", 1, [8, 9])  # a worker died analysing 8 and 9 together
-    walker = Steps(SETTINGS, Recorder(), pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=spy)
+    InflightMarks(tmp_path).batches("news.raw", {1: [8, 9], 2: [4]})  # a worker died analysing these
+    walker = Steps(SETTINGS, Recorder(), pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=Spy(tmp_path))
     messages = raws("a", "b", "c") + [Message("news.raw", 3, 50, b"d", raw(doc_id="d").value)]
     wired = await walker.enrich_many(messages)
     assert [w.doc_id for w in wired] == ["a", "b", "c", "d"] and all(w.value for w in wired)
-    assert seen == [{"alone": 8}, {"alone": 9}, {"batch": (1, [7])}, {"batch": (3, [50])}]
+    # 8 and 9 alone; the batch mark keeps partition 2's suspect until a message of it is seen
+    assert seen == [("alone", 1, 8), ("alone", 1, 9), ("batches", {1: [7], 2: [4], 3: [50]}),
+                    ("batches", {2: [4]})]
+    later = Message("news.raw", 2, 4, b"e", raw(doc_id="e").value)
+    assert [w.doc_id for w in await walker.enrich_many([later, Message("news.raw", 2, 5, b"f", raw(doc_id="f").value)])] == ["e", "f"]
+    assert seen[4:] == [("alone", 2, 4), ("batches", {2: [5]}), ("batches", {})]
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_overlapping_batches_are_all_named_in_the_mark_until_each_is_done(pipeline, tmp_path):
+    import asyncio
+    import json as _json
+
+    from streams.stream.poison import InflightMarks
+
+    class Gate(Steps):
+        async def _enrich_batch(self, messages):
+            await release.wait()
+            return await super()._enrich_batch(messages)
+
+    release = asyncio.Event()
+    walker = Gate(SETTINGS, Recorder(), pipeline, backoff=Backoff(start=0.001, cap=0.001),
+                  marks=InflightMarks(tmp_path))
+    first = asyncio.create_task(walker.enrich_many(raws("a", "b")))
+    second = asyncio.create_task(walker.enrich_many([Message("news.raw", 1, 20, b"c", raw(doc_id="c").value),
+                                                     Message("news.raw", 0, 3, b"d", raw(doc_id="d").value)]))
+    mark = tmp_path / "news.raw.batches.json"
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (mark.exists() and len(_json.loads(mark.read_text())) == 2):
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    assert _json.loads(mark.read_text()) == {"1": [7, 8, 20], "0": [3]}
+    release.set()
+    assert [w.doc_id for w in await first] == ["a", "b"] and [w.doc_id for w in await second] == ["c", "d"]
+    assert not mark.exists()
