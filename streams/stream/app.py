@@ -39,6 +39,8 @@ from streams.stream.steps import Publishing, Steps
 
 log = logging.getLogger("newsetl.worker")
 
+#: takes of news.enriched waiting while the previous one is written
+SINK_QUEUED = 2
 #: takes of news.raw whose results may wait for the broker's acks while the next take is analysed
 ENRICH_INFLIGHT = 2
 
@@ -158,11 +160,11 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
         for item in result.written + [item for item, _ in result.rejected]:
             await stream.ack(item.ack)
 
-    @app.agent(topics[settings.enriched_topic], concurrency=1)
-    async def sink_agent(stream: faust.StreamT) -> None:
-        # A take yields after sink_batch_docs documents or sink_flush_seconds; within it the
-        # buffer is also flushed whenever it reaches sink_batch_rows rows.
-        async for events in stream.noack_take(settings.sink_batch_docs, within=settings.sink_flush_seconds):
+    async def sink_in_order(stream: faust.StreamT, takes: asyncio.Queue[list[Any]]) -> None:
+        # Each take's documents buffered, flushed (also whenever sink_batch_rows rows are
+        # buffered) and acked once ClickHouse has them.
+        while True:
+            events = await takes.get()
             try:
                 docs = await steps.read_enriched([event.message for event in events])
                 for event, doc in zip(events, docs, strict=True):
@@ -170,12 +172,29 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
                         await stream.ack(event)
                         continue
                     message = event.message
-                    sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"", event))
+                    sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"",
+                                        event))
                     if sink.rows >= settings.sink_batch_rows:
                         await flush_and_ack(stream)
                 await flush_and_ack(stream)
             except Exception as exc:  # noqa: BLE001 - unacked events are redelivered after a restart
                 stop_now(exc)
+
+    @app.agent(topics[settings.enriched_topic], concurrency=1)
+    async def sink_agent(stream: faust.StreamT) -> None:
+        # A take yields after sink_batch_docs documents or sink_flush_seconds; it is written by
+        # sink_in_order while the next take fills (faust buffers nothing while a take is handled,
+        # and its timer starts again only after: writing in the take made every cycle the window
+        # plus the write, measured 1.2 s).
+        takes: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=SINK_QUEUED)
+        writer = asyncio.ensure_future(sink_in_order(stream, takes))
+        try:
+            async for events in stream.noack_take(settings.sink_batch_docs, within=settings.sink_flush_seconds):
+                if writer.done():
+                    stop_now(writer.exception() or RuntimeError("the sink writer ended"))
+                await takes.put(events)
+        finally:
+            writer.cancel()
 
     @app.agent(topics[settings.dlq_topic], concurrency=1)
     async def dlq_sink(stream: faust.StreamT) -> None:
