@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     sink_batch_docs: int = 1000
     # The enrich agent takes up to this many news.raw messages at once (waiting at most this long
     # for them), analyses them in one batch and publishes their results together.
-    enrich_batch_docs: int = 64
+    enrich_batch_docs: int = 128
     enrich_batch_seconds: float = 0.05
     # The worker analyses in a child process (1), so its event loop, Kafka I/O and the sink run on
     # the other core meanwhile; 0 analyses in a thread of the worker process.
