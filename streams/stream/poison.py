@@ -2,9 +2,10 @@
 
 Before messages are analysed, their positions are written to a small file under the data
 directory (``inflight/<group>/``); it is removed once they were analysed, whatever the outcome. A
-worker killed meanwhile (out of memory, a crash in native code) leaves the mark behind. The
-batches in flight are named in one file per topic (``<topic>.batches.json``, offsets per
-partition): the next worker analyses each of those messages alone, since any of them may be the
+worker killed meanwhile (out of memory, a crash in native code) leaves the mark behind. Every file
+belongs to one partition, so workers sharing the folder never write the same one (a partition has
+one owner). The batches in flight are named in ``<topic>-<partition>.batches.json`` (their
+offsets): the next worker analyses each of those messages alone, since any of them may be the
 culprit. A mark of one message alone (``<topic>-<partition>.json``, ``{"offset": o, "attempts":
 n}``) counts: the restarted worker, redelivered the same offset, counts one more attempt, and a
 message whose marks say it killed the worker ``max_attempts`` times on its own is not analysed
@@ -28,8 +29,8 @@ class InflightMarks:
     def _path(self, topic: str, partition: int) -> Path:
         return self.folder / f"{topic}-{partition}.json"
 
-    def _batches_path(self, topic: str) -> Path:
-        return self.folder / f"{topic}.batches.json"
+    def _batches_path(self, topic: str, partition: int) -> Path:
+        return self.folder / f"{topic}-{partition}.batches.json"
 
     @staticmethod
     def _load(path: Path) -> dict:
@@ -44,7 +45,7 @@ class InflightMarks:
 
     def _save(self, path: Path, mark: dict) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # never another process's
         tmp.write_text(json.dumps(mark))
         os.replace(tmp, path)
 
@@ -56,13 +57,10 @@ class InflightMarks:
         mark = self._read(topic, partition)
         return {mark["offset"]} if isinstance(mark.get("offset"), int) else set()
 
-    def left_in_batches(self, topic: str) -> dict[int, set[int]]:
-        """The offsets a dead worker was analysing in batches, per partition (none after a clean run)."""
-        found: dict[int, set[int]] = {}
-        for partition, offsets in self._load(self._batches_path(topic)).items():
-            if partition.isdigit() and isinstance(offsets, list):
-                found[int(partition)] = {offset for offset in offsets if isinstance(offset, int)}
-        return found
+    def left_in_batches(self, topic: str, partition: int) -> set[int]:
+        """The offsets a dead worker was analysing in batches in this partition (none after a clean run)."""
+        offsets = self._load(self._batches_path(topic, partition)).get("offsets", [])
+        return {offset for offset in offsets if isinstance(offset, int)} if isinstance(offsets, list) else set()
 
     def begin(self, topic: str, partition: int, offset: int) -> int:
         """Record an attempt at ``offset`` alone; returns how many earlier attempts at it alone died."""
@@ -71,13 +69,13 @@ class InflightMarks:
         self._write(topic, partition, {"offset": offset, "attempts": died + 1})
         return died
 
-    def batches(self, topic: str, offsets: dict[int, list[int]]) -> None:
-        """Record the offsets now analysed in batches, per partition (a death counts against none
-        of them); no offsets: none are."""
+    def batches(self, topic: str, partition: int, offsets: list[int]) -> None:
+        """Record the offsets of this partition now analysed in batches (a death counts against
+        none of them); no offsets: none are."""
         if offsets:
-            self._save(self._batches_path(topic), {str(partition): sorted(offs) for partition, offs in offsets.items()})
+            self._save(self._batches_path(topic, partition), {"offsets": sorted(offsets)})
         else:
-            self._batches_path(topic).unlink(missing_ok=True)
+            self._batches_path(topic, partition).unlink(missing_ok=True)
 
     def is_poison(self, died: int) -> bool:
         return died >= self.max_attempts

@@ -119,13 +119,11 @@ class Steps:
         self._backoff = backoff or Backoff(start=0.5, cap=30.0)
         self.marks = marks
         # Batches may be analysed while the previous ones are (queued in the analysis process);
-        # the topic's batch mark names the offsets of all of them, and of the messages a dead
-        # worker left behind that were not analysed alone yet (read once per partition). A
+        # a partition's batch mark names the offsets of all of them in it, and of the messages a
+        # dead worker left behind that were not analysed alone yet (read once per partition). A
         # message analysed alone (its mark counts deaths) waits until no batch is in flight.
         self._batches: list[dict[tuple[str, int], list[int]]] = []
         self._suspects: dict[tuple[str, int], set[int]] = {}
-        self._topics_read: set[str] = set()
-        self._partitions_read: set[tuple[str, int]] = set()
         self._running = 0
         self._exclusive = asyncio.Condition()
         self._in_thread = asyncio.Lock()  # without the analysis process: one analysis at a time
@@ -192,14 +190,9 @@ class Steps:
             alone = [0]
         elif self.marks is not None:
             for m in messages:
-                if m.topic not in self._topics_read:  # before our own batch marks replace them
-                    self._topics_read.add(m.topic)
-                    for partition, offsets in self.marks.left_in_batches(m.topic).items():
-                        self._suspects.setdefault((m.topic, partition), set()).update(offsets)
-                if (m.topic, m.partition) not in self._partitions_read:
-                    self._partitions_read.add((m.topic, m.partition))
-                    self._suspects.setdefault((m.topic, m.partition), set()).update(
-                        self.marks.left_alone(m.topic, m.partition))
+                tp = (m.topic, m.partition)
+                if tp not in self._suspects:  # at first sight: before our own marks replace them
+                    self._suspects[tp] = self.marks.left_alone(*tp) | self.marks.left_in_batches(*tp)
             alone = [i for i, m in enumerate(messages) if m.offset in self._suspects[(m.topic, m.partition)]]
         if alone:
             async with self._exclusive:
@@ -233,19 +226,12 @@ class Steps:
         return [results[i] for i in range(len(messages))]
 
     def _write_batch_marks(self, changed: dict[tuple[str, int], list[int]]) -> None:
-        """The batch marks of the topics in ``changed``: every batch in flight, and the suspects."""
+        """The batch marks of the partitions in ``changed``: every batch in flight, and the suspects."""
         if self.marks is None:
             return
-        for topic in {topic for topic, _ in changed}:
-            offsets: dict[int, list[int]] = {}
-            for (t, partition), suspects in self._suspects.items():
-                if t == topic and suspects:
-                    offsets.setdefault(partition, []).extend(suspects)
-            for partitions in self._batches:
-                for (t, partition), offs in partitions.items():
-                    if t == topic:
-                        offsets.setdefault(partition, []).extend(offs)
-            self.marks.batches(topic, offsets)
+        for tp in changed:
+            offsets = [o for batch in self._batches for o in batch.get(tp, [])]
+            self.marks.batches(*tp, [*self._suspects.get(tp, set()), *offsets])
 
     async def _analyse_marked(self, message: MessageLike) -> Wired:
         assert self.marks is not None

@@ -294,21 +294,23 @@ async def test_batch_marks_name_what_is_in_flight_and_what_a_dead_worker_left_is
             seen.append(("alone", partition, offset))
             return super().begin(topic, partition, offset)
 
-        def batches(self, topic: str, offsets: dict[int, list[int]]) -> None:
-            seen.append(("batches", {p: sorted(o) for p, o in offsets.items()}))
-            super().batches(topic, offsets)
+        def batches(self, topic: str, partition: int, offsets: list[int]) -> None:
+            seen.append(("batches", partition, sorted(offsets)))
+            super().batches(topic, partition, offsets)
 
-    InflightMarks(tmp_path).batches("news.raw", {1: [8, 9], 2: [4]})  # a worker died analysing these
+    InflightMarks(tmp_path).batches("news.raw", 1, [8, 9])  # a worker died analysing these
+    InflightMarks(tmp_path).batches("news.raw", 2, [4])
     walker = Steps(SETTINGS, Recorder(), pipeline, backoff=Backoff(start=0.001, cap=0.001), marks=Spy(tmp_path))
     messages = raws("a", "b", "c") + [Message("news.raw", 3, 50, b"d", raw(doc_id="d").value)]
     wired = await walker.enrich_many(messages)
     assert [w.doc_id for w in wired] == ["a", "b", "c", "d"] and all(w.value for w in wired)
-    # 8 and 9 alone; the batch mark keeps partition 2's suspect until a message of it is seen
-    assert seen == [("alone", 1, 8), ("alone", 1, 9), ("batches", {1: [7], 2: [4], 3: [50]}),
-                    ("batches", {2: [4]})]
-    later = Message("news.raw", 2, 4, b"e", raw(doc_id="e").value)
-    assert [w.doc_id for w in await walker.enrich_many([later, Message("news.raw", 2, 5, b"f", raw(doc_id="f").value)])] == ["e", "f"]
-    assert seen[4:] == [("alone", 2, 4), ("batches", {2: [5]}), ("batches", {})]
+    # 8 and 9 alone, then 7 and 50 in a batch (each partition's own mark)
+    assert seen == [("alone", 1, 8), ("alone", 1, 9), ("batches", 1, [7]), ("batches", 3, [50]),
+                    ("batches", 1, []), ("batches", 3, [])]
+    # partition 2's suspect, seen later, is analysed alone too
+    later = [Message("news.raw", 2, 4, b"e", raw(doc_id="e").value), Message("news.raw", 2, 5, b"f", raw(doc_id="f").value)]
+    assert [w.doc_id for w in await walker.enrich_many(later)] == ["e", "f"]
+    assert seen[6:] == [("alone", 2, 4), ("batches", 2, [5]), ("batches", 2, [])]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -329,12 +331,13 @@ async def test_overlapping_batches_are_all_named_in_the_mark_until_each_is_done(
     first = asyncio.create_task(walker.enrich_many(raws("a", "b")))
     second = asyncio.create_task(walker.enrich_many([Message("news.raw", 1, 20, b"c", raw(doc_id="c").value),
                                                      Message("news.raw", 0, 3, b"d", raw(doc_id="d").value)]))
-    mark = tmp_path / "news.raw.batches.json"
+    mark = tmp_path / "news.raw-1.batches.json"
     deadline = asyncio.get_running_loop().time() + 30
-    while not (mark.exists() and len(_json.loads(mark.read_text())) == 2):
+    while not (mark.exists() and len(_json.loads(mark.read_text())["offsets"]) == 3):
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
-    assert _json.loads(mark.read_text()) == {"1": [7, 8, 20], "0": [3]}
+    assert _json.loads(mark.read_text()) == {"offsets": [7, 8, 20]}
+    assert _json.loads((tmp_path / "news.raw-0.batches.json").read_text()) == {"offsets": [3]}
     release.set()
     assert [w.doc_id for w in await first] == ["a", "b"] and [w.doc_id for w in await second] == ["c", "d"]
-    assert not mark.exists()
+    assert list(tmp_path.iterdir()) == []
