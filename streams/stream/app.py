@@ -119,7 +119,6 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
                     except Exception as dlq_exc:  # noqa: BLE001
                         stop_now(dlq_exc)
                 await stream.ack(event)
-            inflight.task_done()
 
     async def publish_in_order(analysed: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Wired]]]],
                                inflight: asyncio.Queue[list[tuple[Any, Publishing]]]) -> None:
@@ -171,9 +170,7 @@ def create_app(settings: Settings, replication_factor: int = 1) -> faust.App:
                     if doc is None:
                         await stream.ack(event)
                         continue
-                    message = event.message
-                    sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"",
-                                        event))
+                    sink.add(PendingDoc.of(doc, event.message, event))
                     if sink.rows >= settings.sink_batch_rows:
                         await flush_and_ack(stream)
                 await flush_and_ack(stream)

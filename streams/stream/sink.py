@@ -35,7 +35,9 @@ from streams.stream.rows import TABLE_COLUMNS, WRITE_ORDER, table_rows
 
 log = logging.getLogger("newsetl.sink")
 
-ROWS_BETWEEN_YIELDS = 16
+#: documents parsed or turned into rows between two turns of the event loop: a take of a
+#: thousand at once held the loop for half a second, and the analysis process waited
+DOCS_BETWEEN_YIELDS = 16
 
 
 @dataclass(slots=True)
@@ -48,6 +50,11 @@ class PendingDoc:
     offset: int
     payload: bytes
     ack: Any = None  # the faust event, acked by the agent after the write
+
+    @classmethod
+    def of(cls, doc: EnrichedDocument, message: Any, ack: Any = None) -> PendingDoc:
+        """``doc`` as read from ``message`` (a Kafka message: topic, partition, offset, value)."""
+        return cls(doc, message.topic, message.partition, message.offset, message.value or b"", ack)
 
 
 @dataclass(slots=True)
@@ -196,8 +203,8 @@ async def _rows(docs: list[EnrichedDocument]) -> dict[str, list[list[Any]]]:
     """:func:`table_rows` of ``docs``, a few documents at a time with the event loop run between
     (the fingerprints make a thousand documents' rows take half a second)."""
     rows: dict[str, list[list[Any]]] = {table: [] for table in WRITE_ORDER}
-    for start in range(0, len(docs), ROWS_BETWEEN_YIELDS):
-        for table, part in table_rows(docs[start:start + ROWS_BETWEEN_YIELDS]).items():
+    for start in range(0, len(docs), DOCS_BETWEEN_YIELDS):
+        for table, part in table_rows(docs[start:start + DOCS_BETWEEN_YIELDS]).items():
             rows[table].extend(part)
         await asyncio.sleep(0)
     return rows

@@ -37,13 +37,9 @@ from streams.stream.analysis_process import AnalysisProcess
 from streams.stream.dlq import dlq_key, dlq_record
 from streams.stream.enrich import Wired, enrich_wire
 from streams.stream.poison import InflightMarks
-from streams.stream.sink import ClickHouseSink, FlushResult, PendingDoc
+from streams.stream.sink import DOCS_BETWEEN_YIELDS, ClickHouseSink, FlushResult, PendingDoc
 
 log = logging.getLogger("newsetl.stream")
-
-#: documents parsed (or turned into rows) between two turns of the event loop: a take of a
-#: thousand parsed at once held the loop for half a second, and the analysis process waited
-YIELD_EVERY = 16
 
 #: ``send(topic, key, value)`` → the broker's record metadata once it acknowledged the message.
 SendFn = Callable[[str, bytes | None, bytes], Awaitable[Any]]
@@ -124,7 +120,6 @@ class Steps:
         # message analysed alone (its mark counts deaths) waits until no batch is in flight.
         self._batches: list[dict[tuple[str, int], list[int]]] = []
         self._suspects: dict[tuple[str, int], set[int]] = {}
-        self._running = 0
         self._exclusive = asyncio.Condition()
         self._in_thread = asyncio.Lock()  # without the analysis process: one analysis at a time
 
@@ -196,7 +191,7 @@ class Steps:
             alone = [i for i, m in enumerate(messages) if m.offset in self._suspects[(m.topic, m.partition)]]
         if alone:
             async with self._exclusive:
-                await self._exclusive.wait_for(lambda: self._running == 0)
+                await self._exclusive.wait_for(lambda: not self._batches)
                 for i in alone:
                     m = messages[i]
                     try:
@@ -211,14 +206,12 @@ class Steps:
             for m in batch:
                 partitions.setdefault((m.topic, m.partition), []).append(m.offset)
             async with self._exclusive:
-                self._running += 1
                 self._batches.append(partitions)
                 self._write_batch_marks(partitions)
             try:
                 wired = await self._enrich_batch(batch)
             finally:
                 async with self._exclusive:
-                    self._running -= 1
                     self._batches.remove(partitions)
                     self._write_batch_marks(partitions)
                     self._exclusive.notify_all()
@@ -300,7 +293,7 @@ class Steps:
         (doc,) = await self.read_enriched([message], redo_input_dlq=redo_input_dlq)
         if doc is None:
             return False
-        sink.add(PendingDoc(doc, message.topic, message.partition, message.offset, message.value or b"", ack))
+        sink.add(PendingDoc.of(doc, message, ack))
         return True
 
     async def read_enriched(self, messages: list[MessageLike], *,
@@ -310,7 +303,7 @@ class Steps:
         ``invalid_enriched`` unless ``redo_input_dlq`` is false (replay: the worker DLQ'd it)."""
         docs: list[EnrichedDocument | None] = []
         for i, message in enumerate(messages):
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
+            if i % DOCS_BETWEEN_YIELDS == DOCS_BETWEEN_YIELDS - 1:
                 await asyncio.sleep(0)
             doc = _parse_enriched(message.value)
             if isinstance(doc, ValidationError):
