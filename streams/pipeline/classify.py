@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from importlib.resources.abc import Traversable
 
-from streams.pipeline.lexicon import trie_pattern
 from streams.pipeline.normalize import is_table_row
 from streams.pipeline.rulefiles import DEFAULT_RULES_DIR
 from streams.pipeline.rulemodels import TopicsRules, read_json, validated
+from streams.pipeline.scan import LongestTerms
 
 DEFAULT_TOPICS_PATH: Traversable = DEFAULT_RULES_DIR / "topics.json"
 _SENTENCE_MARK = re.compile("[。！？!?；;]")
@@ -52,7 +52,7 @@ class HeadingRules:
     scope: int
     exclude: re.Pattern[str]
     inline: re.Pattern[str]
-    cue_pattern: re.Pattern[str] | None
+    cue_terms: LongestTerms | None
     cue_topics: dict[str, tuple[str, ...]]
 
 
@@ -63,7 +63,7 @@ class TopicRules:
     version: str
     labels: tuple[str, ...]
     term_weights: dict[str, tuple[tuple[str, float], ...]]
-    pattern: re.Pattern[str] | None
+    terms: LongestTerms | None
     repeat_factor: float
     max_repeats: int
     list_factor: float
@@ -90,11 +90,9 @@ class TopicDecision:
     is_heading: bool = False
 
 
-def _alternation(words: Sequence[str]) -> re.Pattern[str] | None:
-    """Regex matching any of ``words``, longest first (leftmost-longest matching, as a prefix tree)."""
-    if not words:
-        return None
-    return trie_pattern(words)
+def _longest(words: Sequence[str]) -> LongestTerms | None:
+    """A leftmost-longest scan for ``words`` (``None`` for none)."""
+    return LongestTerms(words) if words else None
 
 
 def _term_table(topics: dict[str, dict[str, float]],
@@ -119,7 +117,7 @@ def _heading_rules(raw: dict) -> HeadingRules:
         scope=int(raw["scope"]),
         exclude=re.compile("|".join(raw["exclude"])),
         inline=re.compile("|".join(raw["inline"])),
-        cue_pattern=_alternation(list(cues)),
+        cue_terms=_longest(list(cues)),
         cue_topics={word: tuple(topics) for word, topics in cues.items()},
     )
 
@@ -134,7 +132,7 @@ def parse_topic_rules(data: dict, name: str = "topics.json") -> TopicRules:
         version=str(data["version"]),
         labels=tuple(data["labels"]),
         term_weights=table,
-        pattern=_alternation(list(table)),
+        terms=_longest(list(table)),
         repeat_factor=float(thresholds["repeat_factor"]),
         max_repeats=int(thresholds["max_repeats"]),
         list_factor=float(thresholds["list_factor"]),
@@ -163,20 +161,18 @@ def term_scores(text: str, rules: TopicRules) -> tuple[dict[str, float], dict[st
     """Raw per-topic term scores of ``text`` and the matched terms per topic."""
     raw: dict[str, float] = {}
     evidence: dict[str, list[str]] = {}
-    if rules.pattern is None:
+    if rules.terms is None:
         return raw, evidence
     counts: dict[str, int] = {}
     listed: dict[str, int] = {}
     marks = rules.list_marks
     if not any(mark in text for mark in marks):  # fast path: no enumeration in the paragraph
-        for term in rules.pattern.findall(text):
+        for term in rules.terms.findall(text):
             counts[term] = counts.get(term, 0) + 1
     else:
         end_of_text = len(text)
-        for match in rules.pattern.finditer(text):
-            term = match.group()
+        for term, start, end in rules.terms.spans(text):
             counts[term] = counts.get(term, 0) + 1
-            start, end = match.span()
             if (start and text[start - 1] in marks) or (end < end_of_text and text[end] in marks):
                 listed[term] = listed.get(term, 0) + 1
     for term, count in counts.items():
@@ -193,11 +189,11 @@ def cue_topics(text: str, rules: TopicRules) -> tuple[str, ...]:
     """Topics a heading text points to: heading cues plus any lexicon term in it."""
     found: list[str] = []
     heading = rules.heading
-    if heading.cue_pattern is not None:
-        for word in heading.cue_pattern.findall(text):
+    if heading.cue_terms is not None:
+        for word in heading.cue_terms.findall(text):
             found.extend(heading.cue_topics[word])
-    if rules.pattern is not None:
-        for term in rules.pattern.findall(text):
+    if rules.terms is not None:
+        for term in rules.terms.findall(text):
             found.extend(topic for topic, _ in rules.term_weights[term])
     return tuple(label for label in rules.labels if label in found)
 

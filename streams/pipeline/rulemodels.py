@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Topic = Literal["产业", "健康", "教育", "就业"]
 TopicOrOther = Literal["产业", "健康", "教育", "就业", "other"]
 QualifierKind = Literal["approx", "at_least", "at_most", "exact"]
+#: A word the stages look for in the text: never empty (an empty word would match everywhere).
+Term = Annotated[str, Field(min_length=1)]
 
 
 class RulesError(ValueError):
@@ -39,7 +41,7 @@ def _compiles(pattern: str) -> str:
 
 class MetricRuleModel(_Strict):
     metric: str = Field(min_length=1)
-    keywords: list[str] = []
+    keywords: list[Term] = []
     units: list[str] = []
     left_regex: str | None = None
     topic: TopicOrOther | None = None
@@ -52,7 +54,7 @@ class MetricRuleModel(_Strict):
 
 class TopicRuleModel(_Strict):
     topic: TopicOrOther
-    keywords: list[str] = Field(min_length=1)
+    keywords: list[Term] = Field(min_length=1)
 
 
 class MetricsRules(_Strict):
@@ -122,7 +124,7 @@ class HeadingModel(_Strict):
     scope: int
     exclude: list[str]
     inline: list[str]
-    cues: dict[Topic, list[str]] = {}
+    cues: dict[Topic, list[Term]] = {}
 
     @field_validator("exclude", "inline")
     @classmethod
@@ -140,8 +142,8 @@ class TopicsRules(_Strict):
     document: DocumentModel
     metrics: MetricEvidenceModel = MetricEvidenceModel()
     heading: HeadingModel
-    neutral: list[str] = []
-    terms: dict[Topic, dict[str, float]]
+    neutral: list[Term] = []
+    terms: dict[Topic, dict[Term, float]]
 
 
 #: Where a consistency rule is checked: one figure on its own (row), the figures of one article

@@ -21,7 +21,7 @@ from streams.pipeline.types import Analysis, Metric
 
 PACKAGE = Path(streams.pipeline.__file__).parent
 # What the pipeline may import besides the standard library and itself: its declared dependencies.
-DEPENDENCIES = {"jieba", "rjieba", "opencc", "pydantic", "datasketch"}  # pydantic: the rules files as models
+DEPENDENCIES = {"jieba", "rjieba", "opencc", "pydantic", "datasketch", "ahocorasick_rs", "numpy"}  # pydantic: the rules files as models
 
 
 def test_document_regions_scans_the_text_once_and_falls_back_to_the_title():

@@ -1,6 +1,13 @@
 """The near-duplicate fingerprint: shingles without punctuation or spacing, stable MinHash values."""
 
-from streams.pipeline.fingerprint import NUM_PERM, fingerprint, shingles, similarity
+import random
+import zlib
+
+import pytest
+from datasketch import MinHash
+
+from streams.pipeline import fingerprint as fingerprint_module
+from streams.pipeline.fingerprint import NUM_PERM, SCHEME, SEED, fingerprint, shingles, similarity
 from streams.pipeline.normalize import normalize
 
 ARTICLE = (
@@ -45,3 +52,34 @@ def test_similarity_orders_reposts_above_other_articles() -> None:
     assert similarity(fingerprint(trimmed).minhash, base) >= 0.5
     assert similarity(fingerprint(other).minhash, base) <= 0.1
     assert similarity([], base) == 0.0
+
+
+def _datasketch(text: str) -> list[int]:
+    """The reference: datasketch's own MinHash over the same shingles."""
+    found = shingles(text)
+    if not found:
+        return []
+    sketch = MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=zlib.crc32, scheme=SCHEME)
+    sketch.update_batch([s.encode("utf-8") for s in found])
+    return sketch.hashvalues.tolist()
+
+
+def _generated(seed: int, length: int) -> str:
+    """County-news-like text: common characters, digits, Latin letters and punctuation."""
+    rng = random.Random(seed)
+    alphabet = "县镇村乡户人元亩万亿产业就业教育健康扶贫合作社养殖种植增收脱贫0123456789ABCxyz，。、；：（）% \n"
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+@pytest.mark.parametrize("text", [
+    ARTICLE, "大棚", "新建大棚", "120座", "𠀀𠀁𠀂𠀃𠀄", "GDP增长6.5%", _generated(1, 40), _generated(2, 900),
+    _generated(3, 3000),
+])
+def test_values_are_datasketchs_minhash(text: str) -> None:
+    assert fingerprint(text).minhash == _datasketch(text)
+
+
+def test_a_text_longer_than_one_block_is_datasketchs_minhash(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _generated(4, 2000)
+    monkeypatch.setattr(fingerprint_module, "_CHUNK", 7)  # many blocks, the last one short
+    assert fingerprint(text).minhash == _datasketch(text)
