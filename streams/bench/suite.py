@@ -8,7 +8,9 @@ can be read against its limit measured minutes apart on the same machine:
    ``jieba.lcut`` (default mode) of the same texts; offline analyze as ``newsetl analyze --jobs 1``
    does it (analysis, contract conversion, JSON line) in docs/s; each the best of three passes
    taken in turn;
-2. end to end (``news.raw`` → worker → ClickHouse) with one and with two workers, docs/s;
+2. end to end (``news.raw`` → worker → ClickHouse) with one and with two workers, docs/s; runs
+   with one and with two workers taken in turn, ``ETL_ROUNDS`` of each, each figure the best of its
+   runs (every run is in the result);
 3. produce → visible p50/p95/p99 at a fixed offered rate (50 docs/s for 60 s), worker peak RSS;
 4. the dashboard's queries on 1M generated metric rows (median of 3 runs each).
 
@@ -46,6 +48,10 @@ TARGETS = {
 
 #: passes of the one-core figures, each figure's best taken
 ROUNDS = 3
+#: end-to-end runs with one and with two workers, taken in turn (1, 2, 1, 2…), each figure's best
+#: taken: single runs of the same code varied by ±15 % within minutes on this machine, which made
+#: their ratio read anywhere from 1.0× to 1.4×
+ETL_ROUNDS = 2
 
 
 def _timed(work: Callable[[], object]) -> float:
@@ -97,10 +103,12 @@ def bench_all(settings: Settings, docs: int = 2000, dashboard_rows: int = 1_000_
     corpus = bench_corpus(docs)
     say(f"analysis of {len(corpus)} corpus documents on one core")
     text = bench_text([doc["text"] for doc in corpus], settings)
-    say("end to end, one worker")
-    one = bench_etl(settings, docs=corpus, workers=1, latency_samples=0)
-    say("end to end, two workers")
-    two = bench_etl(settings, docs=corpus, workers=2, latency_samples=0)
+    runs: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    for round_ in range(ETL_ROUNDS):
+        for workers in (1, 2):
+            say(f"end to end, {'one worker' if workers == 1 else 'two workers'} ({round_ + 1} of {ETL_ROUNDS})")
+            runs[workers].append(bench_etl(settings, docs=corpus, workers=workers, latency_samples=0))
+    one, two = (max(runs[w], key=lambda run: run["docs_per_second"]) for w in (1, 2))
     say("produce → visible at 50 docs/s for 60 s")
     latency = bench_latency(settings, corpus, rate=50.0, seconds=60.0)
     say(f"dashboard queries on {dashboard_rows:,} metric rows")
@@ -112,7 +120,7 @@ def bench_all(settings: Settings, docs: int = 2000, dashboard_rows: int = 1_000_
         "e2e_1_vs_offline": round(one["docs_per_second"] / text["offline_docs_s"], 3),
         "e2e_2_vs_1": round(two["docs_per_second"] / one["docs_per_second"], 3),
         "latency_p95_s": latency["p95_s"],
-        "worker_rss_mb": max(one["worker_peak_rss_mb"], two["worker_peak_rss_mb"], latency["worker_peak_rss_mb"]),
+        "worker_rss_mb": max(*(run["worker_peak_rss_mb"] for run in runs[1] + runs[2]), latency["worker_peak_rss_mb"]),
         "dashboard_max_s": max(queries.values()) if queries else 0.0,
     }
     return {
@@ -122,6 +130,7 @@ def bench_all(settings: Settings, docs: int = 2000, dashboard_rows: int = 1_000_
         "text": text,
         "end_to_end_1": one,
         "end_to_end_2": two,
+        "end_to_end_runs_docs_s": {str(w): [run["docs_per_second"] for run in runs[w]] for w in (1, 2)},
         "latency": latency,
         "dashboard_api_s": queries,
         "dashboard_fill_s": round(dashboard.get("fill:seconds", 0.0), 1),
@@ -145,6 +154,12 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs{memory}, {platform.machine()}, Python {platform.python_version()}"
 
 
+def _runs(result: dict[str, Any], workers: str) -> str:
+    """`` (best of 262, 279)``: every end-to-end run behind a figure."""
+    runs = result.get("end_to_end_runs_docs_s", {}).get(workers, [])
+    return f" (best of {', '.join(map(str, runs))})" if len(runs) > 1 else ""
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The result as the BENCHMARKS.md table (figure, value, against its limit, target, met)."""
     text, one, two, latency, ratios = (result[k] for k in ("text", "end_to_end_1", "end_to_end_2", "latency", "ratios"))
@@ -158,10 +173,10 @@ def markdown(result: dict[str, Any]) -> str:
          f"{ratios['analyze_vs_rjieba']}× raw rjieba ({text['rjieba_mb_s']} MB/s)", "≥ 0.12×", mark("analyze_vs_rjieba")),
         ("", "", f"{ratios['analyze_vs_jieba']}× raw jieba ({text['jieba_mb_s']} MB/s)", "≥ 4×", mark("analyze_vs_jieba")),
         ("offline analyze (--jobs 1: analysis + contract + JSON)", f"{text['offline_docs_s']} docs/s", "", "", ""),
-        ("end to end, 1 worker", f"{one['docs_per_second']} docs/s",
+        ("end to end, 1 worker", f"{one['docs_per_second']} docs/s{_runs(result, '1')}",
          f"{ratios['e2e_1_vs_offline']}× offline analyze", "≥ 0.8×", mark("e2e_1_vs_offline")),
-        ("end to end, 2 workers", f"{two['docs_per_second']} docs/s", f"{ratios['e2e_2_vs_1']}× 1 worker", "≥ 1.3×",
-         mark("e2e_2_vs_1")),
+        ("end to end, 2 workers", f"{two['docs_per_second']} docs/s{_runs(result, '2')}",
+         f"{ratios['e2e_2_vs_1']}× 1 worker", "≥ 1.3×", mark("e2e_2_vs_1")),
         (f"produce → visible at {latency['offered_docs_s']:g} docs/s for {latency['seconds']:g} s",
          f"p50 {latency['p50_s']} s, p95 {latency['p95_s']} s, p99 {latency['p99_s']} s", "", "p95 ≤ 1.5 s",
          mark("latency_p95_s")),

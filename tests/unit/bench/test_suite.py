@@ -52,3 +52,7 @@ def test_markdown_table() -> None:
     assert "| end to end, 2 workers | 90.0 docs/s | 1.5× 1 worker | ≥ 1.3× | yes |" in lines
     assert "| dashboard API queries at 1,000,000 metric rows (median of 3) | max 0.2 s |  | ≤ 0.1 s each | **no** |" in lines
     assert lines[-2:] == ["| facts | 0.2 |", "| summary | 0.01 |"]
+    result["end_to_end_runs_docs_s"] = {"1": [55.5, 60.0], "2": [90.0, 70.25]}
+    lines = markdown(result).splitlines()
+    assert "| end to end, 1 worker | 60.0 docs/s (best of 55.5, 60.0) | 0.75× offline analyze | ≥ 0.8× | **no** |" in lines
+    assert "| end to end, 2 workers | 90.0 docs/s (best of 90.0, 70.25) | 1.5× 1 worker | ≥ 1.3× | yes |" in lines
