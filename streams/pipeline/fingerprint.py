@@ -68,8 +68,8 @@ def fingerprint(text: str) -> Fingerprint:
 
     The values of ``datasketch.MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=zlib.crc32,
     scheme=SCHEME)`` updated with the UTF-8 shingles (a unit test compares them), computed here
-    in one pass: datasketch's ``update_batch`` hashes in a Python loop and builds an object per
-    document, which made the fingerprint a fifth of the worker's own time per document (measured).
+    in one pass without a MinHash object per document: 1.15× faster on the benchmark corpus
+    (measured in one process, the two in turn), and the fingerprint runs in the worker's event loop.
     """
     found = shingles(text)
     if not found:

@@ -8,7 +8,7 @@ Python code-point offsets (ahocorasick-rs converts them for ``str``).
 
 Short texts scanned against a few words at a time (a figure's words against each metric rule's
 keywords) stay on regexes: there the call into the automaton costs more than the scan (measured:
-finding figures was 6 % slower with one automaton for all the rules' keywords).
+finding figures was 3–6 % slower with one automaton for all the rules' keywords).
 
 An empty term would match everywhere: the rules files refuse one (``rulemodels.Term``) and so
 does :class:`LongestTerms`.
