@@ -326,19 +326,21 @@ def demo(
 @friendly
 def bench(
     what: Annotated[str, typer.Argument(help="all (default: everything in one run, needs `up`), analyze, etl, "
-                                       "dashboard or endpoint")] = "all",
+                                       "dashboard, endpoint or compare")] = "all",
     repeat: Annotated[int, typer.Option(help="analyze: passes over the seeds")] = 20,
-    docs: Annotated[int, typer.Option(help="all: corpus documents; etl: generated documents")] = 2000,
+    docs: Annotated[int, typer.Option(help="all / compare: corpus documents; etl: generated documents")] = 2000,
     rows: Annotated[int, typer.Option(help="all / dashboard / endpoint: generated metric rows (endpoint: 0 skips the dashboard part)")] = 1_000_000,
+    against: Annotated[str, typer.Option(help="compare: the git revision the working tree's analysis is timed against")] = "HEAD",
 ) -> None:
     """Measure speed. With no argument: everything in one run on one corpus (analysis vs raw
     rjieba and jieba, end to end with 1 and 2 workers, latency at 50 docs/s, worker RSS, dashboard
     at 1M rows) as one table. Or one part: analyze (MB/s vs raw rjieba), etl (docs/s, produce→visible
     latency; needs `up`), dashboard (view latencies on generated rows; needs `up`), endpoint
-    (SELECT 1, a sum vs chdb in-process, a large result, the dashboard queries; needs `up`)."""
+    (SELECT 1, a sum vs chdb in-process, a large result, the dashboard queries; needs `up`), compare
+    (the working tree's analysis against `--against REV`, in turn on the same corpus documents)."""
     import json as jsonlib
 
-    choose(what, ("all", "analyze", "etl", "dashboard", "endpoint"), "benchmark")
+    choose(what, ("all", "analyze", "etl", "dashboard", "endpoint", "compare"), "benchmark")
     if what == "all":
         from streams.bench.suite import bench_all, markdown
 
@@ -360,6 +362,11 @@ def bench(
 
         with console.status(f"running {docs} documents through a scratch worker…"):
             result = bench_etl(settings(), docs)
+    elif what == "compare":
+        from streams.bench.compare import compare_analysis
+
+        with console.status(f"analysing {docs} corpus documents at {against} and in the working tree, in turn…"):
+            result = compare_analysis(against, docs=docs)
     elif what == "dashboard":
         from streams.bench.dashboard import bench_dashboard
 
