@@ -64,7 +64,8 @@ def extract_revision(rev: str, into: Path, repo: Path = ROOT) -> Path:
         message = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise UserError(f"cannot read revision {rev!r}: {message[-1] if message else 'git archive failed'}") from None
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+        # (the extraction filter exists from Python 3.11.4 on; the archive is the project's own)
+        tar.extractall(into, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
     return into
 
 
