@@ -1,30 +1,37 @@
 """One step shared by the ``enrich`` agent and ``newsetl replay --source raw``:
 bytes of a ``news.raw`` message → EnrichedDocument, or an IntakeError with its DLQ kind;
 :func:`enrich_wire` gives the worker the ``news.enriched`` value itself (made where the analysis
-ran: the worker's event loop only passes bytes on)."""
+ran: the worker's event loop only passes bytes on), serialized straight from the pipeline's
+dataclasses (:mod:`streams.stream.wire`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.models import EnrichedDocument, utcnow
+from schemas.models import EnrichedDocument, RawDocument, utcnow
 from streams.pipeline.analyzer import Pipeline
-from streams.pipeline.types import TooManyFigures
+from streams.pipeline.types import Analysis, TooManyFigures
 from streams.stream import intake
 from streams.stream.convert import to_analysis_result
+from streams.stream.wire import enriched_value
+
+
+def _analyse(pipeline: Pipeline, payload: bytes | None, max_doc_chars: int) -> tuple[RawDocument, Analysis]:
+    """Validate and analyse one raw message; every failure is an IntakeError."""
+    raw = intake.parse_raw(payload, max_doc_chars)
+    try:
+        return raw, pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at,
+                                     source_region=raw.source_region)
+    except TooManyFigures as exc:
+        raise intake.IntakeError(intake.TOO_MANY_FIGURES, str(exc), raw.doc_id) from exc
+    except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
+        raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc
 
 
 def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
                    offset: int) -> EnrichedDocument:
     """Validate and analyse one raw message; every failure is an IntakeError (never anything else)."""
-    raw = intake.parse_raw(payload, max_doc_chars)
-    try:
-        analysis = pipeline.analyze(raw.text, title=raw.title, published_at=raw.published_at,
-                                    source_region=raw.source_region)
-    except TooManyFigures as exc:
-        raise intake.IntakeError(intake.TOO_MANY_FIGURES, str(exc), raw.doc_id) from exc
-    except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
-        raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc
+    raw, analysis = _analyse(pipeline, payload, max_doc_chars)
     try:
         result = to_analysis_result(analysis, doc_id=raw.doc_id)
         return EnrichedDocument(
@@ -51,12 +58,15 @@ class Wired:
 
 def enrich_wire(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
                 offset: int) -> Wired:
-    """:func:`enrich_payload` as the bytes to publish (or the error to DLQ)."""
+    """The bytes to publish for one raw message (or the error to DLQ): the value
+    :func:`enrich_payload`'s document has on the wire, serialized without building it
+    (:mod:`streams.stream.wire`)."""
     try:
-        doc = enrich_payload(pipeline, payload, max_doc_chars=max_doc_chars, partition=partition, offset=offset)
+        raw, analysis = _analyse(pipeline, payload, max_doc_chars)
     except intake.IntakeError as exc:
         return Wired(exc.doc_id, None, exc.kind, exc.detail)
     try:
-        return Wired(doc.raw.doc_id, doc.to_wire())
+        return Wired(raw.doc_id, enriched_value(raw, analysis, pipeline_version=pipeline.version,
+                                                processed_at=utcnow(), partition=partition, offset=offset))
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
-        return Wired(doc.raw.doc_id, None, intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}")
+        return Wired(raw.doc_id, None, intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}")

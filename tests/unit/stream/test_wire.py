@@ -1,15 +1,22 @@
-"""The news.enriched wire format carries each sentence once and reads back whole."""
+"""The news.enriched wire format carries each sentence once and reads back whole; the value the
+worker publishes, made without the models, is theirs byte for byte."""
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
-from schemas.models import EnrichedDocument
+from schemas.models import EnrichedDocument, RawDocument
+from streams.bench.corpus import bench_corpus
+from streams.pipeline.types import Analysis, DocInfo, Metric, ParagraphTopics
 from streams.stream.analysis import build_pipeline
 from streams.stream.convert import to_analysis_result
+from streams.stream.wire import enriched_value
 
 TEXT = "全镇新建冷库3座、烘干房5间、晾晒场2处，带动脱贫户120户，户均增收3,600元。第二句有8人。"
 
@@ -52,3 +59,84 @@ def test_a_sentence_with_many_figures_does_not_grow_the_record_quadratically(enr
     (wire_200, inline_200), (wire_400, inline_400) = sizes(200), sizes(400)
     assert inline_400 > 3 * inline_200  # the sentence repeated per figure: quadratic
     assert wire_400 < 2.2 * wire_200  # each sentence once: linear
+
+
+# --- the value made without the models (streams.stream.wire) ----------------------------------
+
+def _golden_script():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "refresh_analysis_golden.py"
+    spec = importlib.util.spec_from_file_location("refresh_analysis_golden", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+def _by_the_models(raw: RawDocument, analysis: Analysis, processed_at: datetime, offset: int = 7) -> bytes:
+    return EnrichedDocument(raw=raw, analysis=to_analysis_result(analysis, doc_id=raw.doc_id),
+                            pipeline_version="9.9.9", processed_at=processed_at, kafka_partition=3,
+                            kafka_offset=offset).to_wire()
+
+
+def _direct(raw: RawDocument, analysis: Analysis, processed_at: datetime, offset: int = 7) -> bytes:
+    return enriched_value(raw, analysis, pipeline_version="9.9.9", processed_at=processed_at, partition=3,
+                          offset=offset)
+
+
+def test_the_direct_value_is_the_models_value_byte_for_byte_on_seeds_devset_and_corpus():
+    golden = _golden_script()
+    pipeline = build_pipeline()
+    processed = datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=UTC)
+    docs = [(d.name, d.text, d.title, d.published_at) for d in golden.golden_documents()]
+    docs += [(d["doc_id"], d["text"], d.get("title"), None) for d in bench_corpus(200)]
+    assert len(docs) > 250
+    for i, (name, text, title, published) in enumerate(docs):
+        raw = RawDocument(doc_id=f"id-{i}", source="test", title=title, text=text, published_at=published,
+                          url="https://example.cn/a", ingested_at=processed)
+        analysis = pipeline.analyze(text, title=title, published_at=published)
+        assert _direct(raw, analysis, processed, i) == _by_the_models(raw, analysis, processed, i), name
+
+
+def _metric(**changes) -> Metric:
+    base = Metric(sentence="全乡种植花椒1.2万亩。", span="1.2万亩", char_start=6, char_end=11, value=12000.0,
+                  value_low=None, value_high=None, unit="亩", qualifier="exact", subject="花椒", metric="area",
+                  topic="产业", region="", year=None, paragraph_index=0)
+    return replace(base, **changes)
+
+
+@pytest.mark.parametrize("metric", [
+    _metric(),
+    _metric(value=3600, value_low=3000, value_high=4000, qualifier="approx"),  # ints: floats on the wire
+    _metric(value=math.inf, value_low=math.nan),  # the models write null
+    _metric(value=1e16, value_high=0.1 + 0.2, year=2025, ref_year=2025, year_basis="written"),
+    _metric(subject="𠀀村合作社", region="甘肃省定西市", region_code="621100", flags=("share_over_100", "x")),
+], ids=["plain", "ints", "inf-nan", "floats-years", "astral-flags"])
+def test_the_direct_value_matches_the_models_on_handmade_analyses(metric):
+    analysis = Analysis(
+        doc=DocInfo(title=None, script="traditional", regions=["甘肃省定西市"], topics=[],
+                    topic_scores={"产业": 1, "健康": 0.25}, region_codes=["621100"]),
+        paragraphs=[ParagraphTopics(index=0, text=metric.sentence, topics=["产业"], scores={"产业": 2},
+                                    evidence={"产业": ["花椒"]}),
+                    ParagraphTopics(index=1, text="", topics=[], scores={}, evidence={})],
+        metrics=[metric, replace(metric, char_start=0), replace(metric, sentence="另一句。")],
+        text=metric.sentence, token_count=0, keywords=[], pipeline_version="9.9.9",
+    )
+    eastern = timezone(timedelta(hours=8))
+    for raw in (
+        RawDocument(doc_id="d", source="s", text="x"),
+        RawDocument(doc_id="d", source="s", text="x", title="题", url="u", canonical_url="c",
+                    published_at=datetime(2024, 2, 29, 23, 59, tzinfo=eastern), source_region="甘肃省"),
+    ):
+        for processed in (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 8, tzinfo=eastern)):
+            direct = _direct(raw, analysis, processed)
+            assert direct == _by_the_models(raw, analysis, processed)
+            if not math.isfinite(metric.value):
+                continue  # null for a required value: unreadable either way (the sink DLQs it)
+            back = EnrichedDocument.model_validate_json(direct)
+            assert [m.sentence for m in back.analysis.metrics] == [metric.sentence, metric.sentence, "另一句。"]
