@@ -217,6 +217,17 @@ def ingest_server(
     run_server(settings(), host, port or settings().door_port, console)
 
 
+def _settle_with_pipeline(config: Settings, *, pipeline: bool = True) -> None:
+    """Build the process's pipeline (cached: the command's own) when it needs one, then settle the
+    collector around it (:mod:`streams.heap`)."""
+    from streams import heap
+    from streams.stream.analysis import get_pipeline
+
+    if pipeline:
+        get_pipeline(config)
+    heap.settle()
+
+
 @app.command()
 @friendly
 def worker() -> None:
@@ -240,7 +251,9 @@ def analyze(
     fmt_checked: Literal["json", "table"] = "json" if choose(fmt, ("json", "table"), "format") == "json" else "table"
     if jobs < 0:
         raise typer.BadParameter("--jobs must be 0 (one per CPU) or more")
-    raise typer.Exit(run_analyze(files, fmt_checked, settings(), jobs=jobs))
+    config = settings()
+    _settle_with_pipeline(config)  # before the pool forks: its processes inherit it
+    raise typer.Exit(run_analyze(files, fmt_checked, config, jobs=jobs))
 
 
 @app.command()
@@ -267,7 +280,9 @@ def replay(
     from streams.stream.replay import replay as run_replay
 
     choose(source, ("raw", "enriched"), "source")
-    summary = run_replay(settings(), "raw" if source == "raw" else "enriched", start, stop, console=console)
+    config = settings()
+    _settle_with_pipeline(config, pipeline=source == "raw")
+    summary = run_replay(config, "raw" if source == "raw" else "enriched", start, stop, console=console)
     skipped = ", ".join(f"{k}: {n}" for k, n in summary.skipped.items())
     console.print(
         f"replayed {summary.read} of {summary.planned} message(s) from {source} in {summary.seconds:.1f}s: "

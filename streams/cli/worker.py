@@ -7,6 +7,7 @@ import logging
 
 import faust
 
+from streams import heap
 from streams.observability import serve_metrics, setup_logging
 from streams.settings import Settings
 from streams.store.clickhouse import apply_migrations
@@ -30,4 +31,5 @@ def run_worker(settings: Settings) -> None:
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)
     worker.spinner = None
+    heap.settle()
     worker.execute_from_commandline()

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from streams import heap
 from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.types import Limits
 from streams.stream import intake
@@ -53,6 +54,7 @@ def _start(parent: int, rules_dir: Path | None, segmenter: str, limits: Limits) 
     global _PIPELINE  # noqa: PLW0603 - the child's one pipeline
     _die_with(parent)
     _PIPELINE = build_pipeline(rules_dir, segmenter, limits)
+    heap.settle()
 
 
 def _analyse_many(items: list[tuple[bytes | None, int, int]], max_doc_chars: int) -> list[Wired]:
