@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from schemas.models import RawDocument
 from streams.bench.corpus import bench_corpus, seed_paragraphs
-from streams.bench.suite import bench_text, markdown, offline_docs_s
+from streams.bench.suite import _median_round, bench_text, markdown, offline_docs_s
 from streams.settings import Settings
 
 
@@ -59,9 +61,19 @@ def test_markdown_table() -> None:
     result["ratios"] |= {"e2e_2_vs_1": 1.622}
     lines = markdown(result).splitlines()
     assert ("| end to end, 1 worker | 60.0 docs/s (runs 55.5, 60.0) | 0.75× offline analyze of the same round "
-            "(80.0 docs/s); rounds 0.694×, 0.75× | ≥ 0.8× | **no** |") in lines
+            "(80.0 docs/s); median of 0.694×, 0.75× | ≥ 0.8× | **no** |") in lines
     assert ("| end to end, 2 workers | 90.0 docs/s (runs 90.0, 70.25) | 1.622× 1 worker of the same round; "
-            "rounds 1.622×, 1.171× | ≥ 1.3× | yes |") in lines
+            "median of 1.622×, 1.171× | ≥ 1.3× | yes |") in lines
+
+
+@pytest.mark.parametrize(("ratios", "expected"), [
+    ([0.7], 0),
+    ([0.9, 0.6, 0.8], 2),
+    ([1.32, 1.07], 1),  # an even count: the lower middle one
+    ([1.0, 1.2, 1.1, 1.3], 2),
+])
+def test_the_median_round(ratios, expected) -> None:
+    assert _median_round([{"r": r} for r in ratios], "r") == expected
 
 
 def test_an_offline_pass_reports_docs_per_second() -> None:
