@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 STREAMS = Path(__file__).resolve().parents[2] / "streams"
-BASE = {"settings", "errors", "retry", "observability", "__version__", "schemas"}
+BASE = {"settings", "errors", "retry", "observability", "heap", "__version__", "schemas"}
 ALLOWED: dict[str, set[str]] = {
     "pipeline": set(),
     # store: the flag_rules table is loaded from the pipeline's rules files (pipeline imports nothing)
@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "bench": BASE | {"dashboard", "pipeline", "store", "stream"},
     "cli": BASE | {"bench", "dashboard", "ingest", "local", "pipeline", "store", "stream"},
     # the shared top-level modules use no package
-    "settings": set(), "errors": set(), "retry": set(), "observability": set(), "__init__": set(),
+    "settings": set(), "errors": set(), "retry": set(), "observability": set(), "heap": set(), "__init__": set(),
 }
 
 
