@@ -1,18 +1,16 @@
-"""One step shared by the ``enrich`` agent and ``newsetl replay --source raw``:
-bytes of a ``news.raw`` message → EnrichedDocument, or an IntakeError with its DLQ kind;
-:func:`enrich_wire` gives the worker the ``news.enriched`` value itself (made where the analysis
-ran: the worker's event loop only passes bytes on), serialized straight from the pipeline's
-dataclasses (:mod:`streams.stream.wire`)."""
+"""One step shared by the ``enrich`` agent and ``newsetl replay --source raw``: bytes of a
+``news.raw`` message → the ``news.enriched`` value, or the kind and detail of its IntakeError
+(:class:`Wired`). The value is made where the analysis ran (the worker's event loop only passes
+bytes on), serialized straight from the pipeline's dataclasses (:mod:`streams.stream.wire`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.models import EnrichedDocument, RawDocument, utcnow
+from schemas.models import RawDocument, utcnow
 from streams.pipeline.analyzer import Pipeline
 from streams.pipeline.types import Analysis, TooManyFigures
 from streams.stream import intake
-from streams.stream.convert import to_analysis_result
 from streams.stream.wire import enriched_value
 
 
@@ -24,20 +22,6 @@ def _analyse(pipeline: Pipeline, payload: bytes | None, max_doc_chars: int) -> t
                                      source_region=raw.source_region)
     except TooManyFigures as exc:
         raise intake.IntakeError(intake.TOO_MANY_FIGURES, str(exc), raw.doc_id) from exc
-    except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
-        raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc
-
-
-def enrich_payload(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
-                   offset: int) -> EnrichedDocument:
-    """Validate and analyse one raw message; every failure is an IntakeError (never anything else)."""
-    raw, analysis = _analyse(pipeline, payload, max_doc_chars)
-    try:
-        result = to_analysis_result(analysis, doc_id=raw.doc_id)
-        return EnrichedDocument(
-            raw=raw, analysis=result, pipeline_version=pipeline.version, processed_at=utcnow(),
-            kafka_partition=partition, kafka_offset=offset,
-        )
     except Exception as exc:  # noqa: BLE001 - any failure of the analysis becomes a DLQ record
         raise intake.IntakeError(intake.ENRICH_ERROR, f"{type(exc).__name__}: {exc}", raw.doc_id) from exc
 
@@ -58,9 +42,8 @@ class Wired:
 
 def enrich_wire(pipeline: Pipeline, payload: bytes | None, *, max_doc_chars: int, partition: int,
                 offset: int) -> Wired:
-    """The bytes to publish for one raw message (or the error to DLQ): the value
-    :func:`enrich_payload`'s document has on the wire, serialized without building it
-    (:mod:`streams.stream.wire`)."""
+    """The bytes to publish for one raw message (or the error to DLQ): its ``EnrichedDocument`` as
+    ``to_wire()`` gives it, serialized without building it (:mod:`streams.stream.wire`)."""
     try:
         raw, analysis = _analyse(pipeline, payload, max_doc_chars)
     except intake.IntakeError as exc:

@@ -18,7 +18,7 @@ from streams.pipeline.types import DEFAULT_LIMITS
 from streams.stream import intake
 from streams.stream.analysis import build_pipeline
 from streams.stream.analysis_process import AnalysisProcess
-from streams.stream.enrich import enrich_payload
+from streams.stream.enrich import enrich_wire
 
 TEXT = "青石县今年新建蔬菜大棚120座，带动脱贫户65户稳定增收，户均增收3200元。"
 PAYLOAD = json.dumps({"doc_id": "d-1", "source": "test", "title": "青石县蔬菜产业", "text": TEXT},
@@ -45,8 +45,9 @@ def process() -> Iterator[AnalysisProcess]:
 
 async def test_same_result_as_in_process(process: AnalysisProcess) -> None:
     got = await enrich(process, PAYLOAD, max_doc_chars=10_000, partition=2, offset=7)
-    in_process = enrich_payload(build_pipeline(), PAYLOAD, max_doc_chars=10_000, partition=2, offset=7)
-    want = EnrichedDocument.model_validate_json(in_process.to_wire())  # as the sink reads both
+    in_process = enrich_wire(build_pipeline(), PAYLOAD, max_doc_chars=10_000, partition=2, offset=7)
+    assert in_process.value is not None
+    want = EnrichedDocument.model_validate_json(in_process.value)  # as the sink reads both
     moments = {"processed_at": True, "raw": {"ingested_at"}}  # each run's own clock
     assert got.model_dump(exclude=moments) == want.model_dump(exclude=moments)
     assert (got.kafka_partition, got.kafka_offset) == (2, 7)
