@@ -9,17 +9,28 @@ documents: 1.14×; 1.05–1.11× as the worker's child process, two pairs taken 
 models stay the contract: the sink reads the value back with
 ``EnrichedDocument.model_validate_json``, and tests compare both ways on the seeds, the devset and
 the benchmark corpus.
+
+What the models would refuse on reading is refused here, before publishing: a qualifier or script
+outside their literals and a value or score that is infinite or NaN (the models write ``null``
+for those, which no reader accepts). :func:`enriched_value` raises ``ValueError``, and the worker
+DLQs the raw message as ``enrich_error``, as it did when the models were built in the analysis
+process, instead of publishing a record the sink could only refuse.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import pydantic_core
 
-from schemas.models import RawDocument
+from schemas.models import DocSummary, Qualifier, RawDocument
 from streams.pipeline.types import Analysis, Metric
+
+_QUALIFIERS = frozenset(get_args(Qualifier))
+_SCRIPTS = frozenset(get_args(DocSummary.model_fields["script"].annotation))
 
 
 def _float(value: float | None) -> float | None:
@@ -27,7 +38,16 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _finite(values: Iterable[float], what: str) -> None:
+    if not all(map(math.isfinite, values)):
+        raise ValueError(f"{what} is not a finite number: {list(values)!r}")
+
+
 def _metric(metric: Metric, sentence_index: int) -> dict[str, Any]:
+    if metric.qualifier not in _QUALIFIERS:
+        raise ValueError(f"qualifier {metric.qualifier!r} of {metric.span!r} is not one of {sorted(_QUALIFIERS)}")
+    _finite([v for v in (metric.value, metric.value_low, metric.value_high) if v is not None],
+            f"the value of {metric.span!r}")
     return {
         "sentence": "", "sentence_index": sentence_index, "span": metric.span,
         "char_start": metric.char_start, "char_end": metric.char_end, "value": float(metric.value),
@@ -44,6 +64,11 @@ def analysis_dict(analysis: Analysis, doc_id: str) -> dict[str, Any]:
     index: dict[str, int] = {}
     metrics = [_metric(m, index.setdefault(m.sentence, len(index))) for m in analysis.metrics]
     doc = analysis.doc
+    if doc.script not in _SCRIPTS:
+        raise ValueError(f"script {doc.script!r} is not one of {sorted(_SCRIPTS)}")
+    _finite(doc.topic_scores.values(), "a document topic score")
+    for paragraph in analysis.paragraphs:
+        _finite(paragraph.scores.values(), f"a topic score of paragraph {paragraph.index}")
     return {
         "doc": {
             "doc_id": doc_id, "title": doc.title, "script": doc.script, "regions": list(doc.regions),

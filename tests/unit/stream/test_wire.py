@@ -16,6 +16,7 @@ from streams.bench.corpus import bench_corpus
 from streams.pipeline.types import Analysis, DocInfo, Metric, ParagraphTopics
 from streams.stream.analysis import build_pipeline
 from streams.stream.convert import to_analysis_result
+from streams.stream.enrich import enrich_wire
 from streams.stream.wire import enriched_value
 
 TEXT = "全镇新建冷库3座、烘干房5间、晾晒场2处，带动脱贫户120户，户均增收3,600元。第二句有8人。"
@@ -110,23 +111,26 @@ def _metric(**changes) -> Metric:
     return replace(base, **changes)
 
 
-@pytest.mark.parametrize("metric", [
-    _metric(),
-    _metric(value=3600, value_low=3000, value_high=4000, qualifier="approx"),  # ints: floats on the wire
-    _metric(value=math.inf, value_low=math.nan),  # the models write null
-    _metric(value=1e16, value_high=0.1 + 0.2, year=2025, ref_year=2025, year_basis="written"),
-    _metric(subject="𠀀村合作社", region="甘肃省定西市", region_code="621100", flags=("share_over_100", "x")),
-], ids=["plain", "ints", "inf-nan", "floats-years", "astral-flags"])
-def test_the_direct_value_matches_the_models_on_handmade_analyses(metric):
-    analysis = Analysis(
-        doc=DocInfo(title=None, script="traditional", regions=["甘肃省定西市"], topics=[],
-                    topic_scores={"产业": 1, "健康": 0.25}, region_codes=["621100"]),
+def _analysis(metric: Metric, script: str = "traditional", score: float = 0.25) -> Analysis:
+    return Analysis(
+        doc=DocInfo(title=None, script=script, regions=["甘肃省定西市"], topics=[],  # type: ignore[arg-type]
+                    topic_scores={"产业": 1, "健康": score}, region_codes=["621100"]),
         paragraphs=[ParagraphTopics(index=0, text=metric.sentence, topics=["产业"], scores={"产业": 2},
                                     evidence={"产业": ["花椒"]}),
                     ParagraphTopics(index=1, text="", topics=[], scores={}, evidence={})],
         metrics=[metric, replace(metric, char_start=0), replace(metric, sentence="另一句。")],
         text=metric.sentence, token_count=0, keywords=[], pipeline_version="9.9.9",
     )
+
+
+@pytest.mark.parametrize("metric", [
+    _metric(),
+    _metric(value=3600, value_low=3000, value_high=4000, qualifier="approx"),  # ints: floats on the wire
+    _metric(value=1e16, value_high=0.1 + 0.2, year=2025, ref_year=2025, year_basis="written"),
+    _metric(subject="𠀀村合作社", region="甘肃省定西市", region_code="621100", flags=("share_over_100", "x")),
+], ids=["plain", "ints", "floats-years", "astral-flags"])
+def test_the_direct_value_matches_the_models_on_handmade_analyses(metric):
+    analysis = _analysis(metric)
     eastern = timezone(timedelta(hours=8))
     for raw in (
         RawDocument(doc_id="d", source="s", text="x"),
@@ -136,7 +140,38 @@ def test_the_direct_value_matches_the_models_on_handmade_analyses(metric):
         for processed in (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 8, tzinfo=eastern)):
             direct = _direct(raw, analysis, processed)
             assert direct == _by_the_models(raw, analysis, processed)
-            if not math.isfinite(metric.value):
-                continue  # null for a required value: unreadable either way (the sink DLQs it)
             back = EnrichedDocument.model_validate_json(direct)
             assert [m.sentence for m in back.analysis.metrics] == [metric.sentence, metric.sentence, "另一句。"]
+
+
+@pytest.mark.parametrize(("analysis", "message"), [
+    (_analysis(_metric(value=math.inf)), "the value of '1.2万亩' is not a finite number: \\[inf\\]"),
+    (_analysis(_metric(value_low=math.nan, value_high=2.0)), "is not a finite number: \\[12000.0, nan, 2.0\\]"),
+    (_analysis(_metric(), score=math.nan), "a document topic score is not a finite number"),
+    (_analysis(_metric(qualifier="roughly")), "qualifier 'roughly' of '1.2万亩' is not one of"),  # type: ignore[arg-type]
+    (_analysis(_metric(), script="mixed"), "script 'mixed' is not one of \\['simplified', 'traditional'\\]"),
+], ids=["inf", "nan-low", "nan-score", "qualifier", "script"])
+def test_what_the_models_would_refuse_on_reading_is_refused_before_publishing(analysis, message):
+    # the models write inf/NaN as null and reject the literals: the sink could only DLQ the record
+    raw = RawDocument(doc_id="d", source="s", text="x")
+    with pytest.raises(ValueError, match=message):
+        _direct(raw, analysis, datetime(2026, 1, 1, tzinfo=UTC))
+    if math.isnan(analysis.metrics[0].value_low or 0.0):  # the models write null: the bound silently lost
+        assert EnrichedDocument.model_validate_json(_by_the_models(raw, analysis, datetime(2026, 1, 1, tzinfo=UTC))
+                                                    ).analysis.metrics[0].value_low is None
+        return
+    with pytest.raises(ValidationError):  # the models refuse to build it, or to read back their null
+        EnrichedDocument.model_validate_json(_by_the_models(raw, analysis, datetime(2026, 1, 1, tzinfo=UTC)))
+
+
+def test_an_analysis_the_models_would_refuse_is_dlqd_as_enrich_error_with_the_raw_message():
+    class Broken:  # a pipeline whose output breaks the models' literals (a bug in a rule)
+        version = "9.9.9"
+
+        def analyze(self, text: str, **_: object) -> Analysis:
+            return _analysis(_metric(qualifier="roughly"))  # type: ignore[arg-type]
+
+    payload = RawDocument(doc_id="d-1", source="s", text="全乡种植花椒1.2万亩。").model_dump_json().encode()
+    wired = enrich_wire(Broken(), payload, max_doc_chars=1000, partition=0, offset=5)  # type: ignore[arg-type]
+    assert (wired.doc_id, wired.value, wired.kind) == ("d-1", None, "enrich_error")
+    assert wired.detail.startswith("ValueError: qualifier 'roughly' of '1.2万亩' is not one of")
