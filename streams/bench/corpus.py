@@ -13,6 +13,8 @@ import random
 import re
 from pathlib import Path
 
+from streams.errors import UserError
+
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 COUNTIES = ("平溪县", "青岚县", "石门县", "柳川县", "河口县", "凤鸣县", "松岭县", "桃源县", "云溪县", "澜江县")
 _COUNTY = re.compile(r"[\u4e00-\u9fff]{1,3}县")
@@ -21,10 +23,19 @@ _NUMBER = re.compile(r"\d+")
 SIZES = {"short": (0.5, 1, 2), "medium": (0.35, 4, 6), "long": (0.15, 12, 20)}
 
 
+def seed_files(seeds_dir: Path = SEEDS_DIR) -> list[Path]:
+    """The seed articles (``*.txt``), sorted; a UserError when there are none (an installed
+    package without its checkout: the benchmarks need the repository's ``seeds/``)."""
+    files = sorted(seeds_dir.glob("*.txt"))
+    if not files:
+        raise UserError(f"no seed articles (*.txt) in {seeds_dir}: the benchmarks need a checkout of newsetl")
+    return files
+
+
 def seed_paragraphs(seeds_dir: Path = SEEDS_DIR) -> list[str]:
     """The non-trivial paragraphs (≥ 20 characters) of the seeds, in file order."""
     paragraphs: list[str] = []
-    for path in sorted(seeds_dir.glob("*.txt")):
+    for path in seed_files(seeds_dir):
         text = path.read_text(encoding="utf-8")
         paragraphs += [p.strip() for p in re.split(r"\n\s*\n|\n", text) if len(p.strip()) >= 20]
     return paragraphs

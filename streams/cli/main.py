@@ -337,6 +337,21 @@ def demo(
     run_demo(settings(), console, timeout=timeout)
 
 
+def _require_stack(s: Settings, *, kafka: bool) -> None:
+    """One line at once when a benchmark's services do not answer: ``all`` would otherwise spend
+    its first minute analysing before it found out."""
+    from streams.local.kafka import probe
+    from streams.local.services import probe_clickhouse
+
+    clickhouse = probe_clickhouse(s)
+    if not clickhouse.ok:
+        raise fail(f"cannot reach ClickHouse at {s.clickhouse_url}: {clickhouse.problem} "
+                   "(is it running? see `newsetl status`, start it with `newsetl up`)")
+    if kafka and not probe(*s.kafka_host_port):
+        raise fail(f"Kafka at {s.bootstrap_servers}: no broker answers (is it running? see `newsetl status`, "
+                   "start it with `newsetl up`)")
+
+
 @app.command()
 @friendly
 def bench(
@@ -356,6 +371,8 @@ def bench(
     import json as jsonlib
 
     choose(what, ("all", "analyze", "etl", "dashboard", "endpoint", "compare"), "benchmark")
+    if what in ("all", "etl", "dashboard", "endpoint"):
+        _require_stack(settings(), kafka=what in ("all", "etl"))
     if what == "all":
         from streams.bench.suite import bench_all, markdown
 
@@ -370,8 +387,9 @@ def bench(
         return
     if what == "analyze":
         from streams.bench.analyze import bench_analyze
+        from streams.bench.corpus import seed_files
 
-        result = bench_analyze(sorted(Path("seeds").glob("*.txt")), repeat, settings())
+        result = bench_analyze(seed_files(), repeat, settings())
     elif what == "etl":
         from streams.bench.etl import bench_etl
 

@@ -70,3 +70,29 @@ def test_a_wrong_setting_is_one_line_naming_the_variable(monkeypatch, variable, 
     get_settings.cache_clear()
     line = one_line_error(runner.invoke(app, ["status"]))
     assert line.startswith(f"error: invalid configuration: {message}"), line
+
+
+@pytest.mark.parametrize("what", ["all", "etl", "dashboard", "endpoint"])
+def test_a_benchmark_that_needs_the_stack_says_so_before_it_starts(what, monkeypatch):
+    # `bench` (all) used to analyse the corpus for a minute before it found ClickHouse down
+    import streams.bench.suite
+
+    def never(*args, **kwargs):
+        raise AssertionError("the benchmark started without its services")
+
+    monkeypatch.setattr(streams.bench.suite, "bench_all", never)
+    result = runner.invoke(app, ["bench", what])
+    assert result.exit_code == 1
+    line = one_line_error(result)
+    assert line.startswith("error: cannot reach ClickHouse at http://127.0.0.1:9: not answering")
+    assert line.endswith("start it with `newsetl up`)")
+
+
+def test_the_benchmarks_check_kafka_once_clickhouse_answers(monkeypatch):
+    from streams.local import services
+
+    monkeypatch.setattr(services, "probe_clickhouse", lambda settings: services.ClickHouseProbe(version="26.9"))
+    result = runner.invoke(app, ["bench", "etl"])
+    assert result.exit_code == 1
+    assert one_line_error(result) == ("error: Kafka at 127.0.0.1:9: no broker answers (is it running? see "
+                                      "`newsetl status`, start it with `newsetl up`)")
