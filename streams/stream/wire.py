@@ -11,8 +11,8 @@ models stay the contract: the sink reads the value back with
 the benchmark corpus.
 
 What the models would refuse on reading is refused here, before publishing: a qualifier or script
-outside their literals and a value or score that is infinite or NaN (the models write ``null``
-for those, which no reader accepts). :func:`enriched_value` raises ``ValueError``, and the worker
+outside their literals and a value, bound or score that is infinite or NaN (the models write
+``null`` for those: a record no reader accepts, or for a bound, a bound silently lost). :func:`enriched_value` raises ``ValueError``, and the worker
 DLQs the raw message as ``enrich_error``, as it did when the models were built in the analysis
 process, instead of publishing a record the sink could only refuse.
 """
@@ -20,7 +20,7 @@ process, instead of publishing a record the sink could only refuse.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, get_args
 
@@ -38,7 +38,7 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _finite(values: Iterable[float], what: str) -> None:
+def _finite(values: Collection[float], what: str) -> None:
     if not all(map(math.isfinite, values)):
         raise ValueError(f"{what} is not a finite number: {list(values)!r}")
 
