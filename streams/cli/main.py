@@ -41,6 +41,10 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if "DB::Exception" not in text else " ".join(text.split())[:600]
 
 
+#: the hint after "a service does not answer"
+_START_IT = "(is it running? see `newsetl status`, start it with `newsetl up`)"
+
+
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn expected failures (bad input, services down, server errors) into one line + exit 1."""
 
@@ -64,8 +68,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         except (UserError, ServiceError, RulesError) as exc:
             raise fail(str(exc)) from None
         except OperationalError:
-            raise fail(f"cannot reach ClickHouse at {get_settings().clickhouse_url} "
-                       "(is it running? see `newsetl status`, start it with `newsetl up`)") from None
+            raise fail(f"cannot reach ClickHouse at {get_settings().clickhouse_url} {_START_IT}") from None
         except ClickHouseError as exc:
             raise fail(f"ClickHouse: {_one_line(exc)}") from None
         except KafkaError as exc:
@@ -345,11 +348,9 @@ def _require_stack(s: Settings, *, kafka: bool) -> None:
 
     clickhouse = probe_clickhouse(s)
     if not clickhouse.ok:
-        raise fail(f"cannot reach ClickHouse at {s.clickhouse_url}: {clickhouse.problem} "
-                   "(is it running? see `newsetl status`, start it with `newsetl up`)")
+        raise fail(f"cannot reach ClickHouse at {s.clickhouse_url}: {clickhouse.problem} {_START_IT}")
     if kafka and not probe(*s.kafka_host_port):
-        raise fail(f"Kafka at {s.bootstrap_servers}: no broker answers (is it running? see `newsetl status`, "
-                   "start it with `newsetl up`)")
+        raise fail(f"Kafka at {s.bootstrap_servers}: no broker answers {_START_IT}")
 
 
 @app.command()

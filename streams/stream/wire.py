@@ -12,9 +12,10 @@ the benchmark corpus.
 
 What the models would refuse on reading is refused here, before publishing: a qualifier or script
 outside their literals and a value, bound or score that is infinite or NaN (the models write
-``null`` for those: a record no reader accepts, or for a bound, a bound silently lost). :func:`enriched_value` raises ``ValueError``, and the worker
-DLQs the raw message as ``enrich_error``, as it did when the models were built in the analysis
-process, instead of publishing a record the sink could only refuse.
+``null`` for those: a record no reader accepts, or for a bound, a bound silently lost).
+:func:`enriched_value` raises ``ValueError``, and the worker DLQs the raw message as
+``enrich_error``, as it did when the models were built in the analysis process, instead of
+publishing a record the sink could only refuse.
 """
 
 from __future__ import annotations
